@@ -1,0 +1,319 @@
+"""The failure-signature catalog: load and validate `patterns/*.yaml`, match them over events.
+
+Each pattern file explains one signature (meaning, cause, fix, alternatives, references) and carries
+its own examples that must and must not match; `check_examples` runs them like `semgrep --test`.
+Matching is vectorised: one combined regex prefilters every message, then each signature's
+regexes run only over the few survivors (see ../shared/reference/polars-performance.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+CATEGORIES = ("root-cause", "symptom", "environmental")
+CONDITION_KEYS = ("container", "role", "level")
+REQUIRED = ("id", "title", "severity", "category", "regex", "meaning", "why", "fix", "examples")
+OPTIONAL = ("conditions", "hang", "alternatives", "references", "validation")
+ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_NAMED_GROUP = re.compile(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>")
+
+
+class CatalogError(ValueError):
+    """A pattern file that cannot be used; the message is one line naming the file and field."""
+
+
+@dataclass(frozen=True)
+class Alternative:
+    title: str
+    body: str
+    tradeoff: str = ""
+
+
+@dataclass(frozen=True)
+class Reference:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Signature:
+    """One validated pattern file."""
+
+    id: str
+    title: str
+    severity: str
+    category: str
+    regex: tuple[str, ...]
+    meaning: str
+    why: str
+    fix: str
+    examples_match: tuple[str, ...]
+    examples_no_match: tuple[str, ...]
+    conditions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    hang: bool = False
+    alternatives: tuple[Alternative, ...] = ()
+    references: tuple[Reference, ...] = ()
+    criterion: str | None = None
+    blocks_signoff: bool = True
+    path: str = ""
+
+    @property
+    def fields(self) -> list[str]:
+        """Named groups over all regexes, in first-seen order."""
+        names: list[str] = []
+        for rx in self.regex:
+            for name in _NAMED_GROUP.findall(rx):
+                if name not in names:
+                    names.append(name)
+        return names
+
+
+@dataclass
+class Catalog:
+    """The signatures in force, and which built-in ones a user directory replaced."""
+
+    signatures: list[Signature]
+    overridden: list[tuple[str, str]] = field(default_factory=list)  # (id, replacing file)
+
+    def by_id(self) -> dict[str, Signature]:
+        return {s.id: s for s in self.signatures}
+
+
+def builtin_patterns_dir() -> Path:
+    """`patterns/` beside the package in a checkout, or the copy inside an installed wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_data" / "patterns", here.parent / "patterns"):
+        if candidate.is_dir():
+            return candidate
+    raise CatalogError(f"{here}: the built-in patterns/ directory is missing from the install")
+
+
+def _regex_error(rx: str) -> str | None:
+    try:
+        pl.Series([""], dtype=pl.String).str.contains(rx)
+    except Exception as exc:  # polars raises ComputeError for an invalid Rust regex
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return None
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise CatalogError(f"{where}: expected a string or a non-empty list of strings")
+
+
+def _text(doc: dict, key: str, where: str) -> str:
+    value = doc.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise CatalogError(f"{where}: field '{key}' must be non-empty text")
+    return value.strip()
+
+
+def parse_signature(doc: Any, path: str) -> Signature:
+    """Validate one parsed YAML document against the schema."""
+    if not isinstance(doc, dict):
+        raise CatalogError(f"{path}: expected a mapping at the top level")
+    unknown = sorted(set(doc) - set(REQUIRED) - set(OPTIONAL))
+    if unknown:
+        raise CatalogError(
+            f"{path}: unknown key '{unknown[0]}' (allowed: {', '.join(REQUIRED + OPTIONAL)})"
+        )
+    for key in REQUIRED:
+        if key not in doc:
+            raise CatalogError(f"{path}: missing required field '{key}'")
+    sid = doc["id"]
+    if not isinstance(sid, str) or not ID_RE.match(sid):
+        raise CatalogError(f"{path}: field 'id' must be kebab-case (got {sid!r})")
+    if Path(path).stem != sid:
+        raise CatalogError(f"{path}: field 'id' is {sid!r} but the file is named {Path(path).name}")
+    if doc["severity"] not in SEVERITIES:
+        raise CatalogError(f"{path}: field 'severity' must be one of {', '.join(SEVERITIES)}")
+    if doc["category"] not in CATEGORIES:
+        raise CatalogError(f"{path}: field 'category' must be one of {', '.join(CATEGORIES)}")
+    regexes = _strings(doc["regex"], f"{path}: field 'regex'")
+    for i, rx in enumerate(regexes):
+        problem = _regex_error(rx)
+        if problem:
+            raise CatalogError(f"{path}: field 'regex[{i}]' does not compile: {problem}")
+    conditions: dict[str, tuple[str, ...]] = {}
+    for key, value in (doc.get("conditions") or {}).items():
+        if key not in CONDITION_KEYS:
+            raise CatalogError(
+                f"{path}: field 'conditions.{key}' is unknown (allowed: {', '.join(CONDITION_KEYS)})"
+            )
+        conditions[key] = _strings(value, f"{path}: field 'conditions.{key}'")
+    examples = doc["examples"]
+    if not isinstance(examples, dict) or set(examples) - {"match", "no_match"}:
+        raise CatalogError(f"{path}: field 'examples' must have only 'match' and 'no_match' lists")
+    must = _strings(examples.get("match"), f"{path}: field 'examples.match'")
+    must_not = _strings(examples.get("no_match"), f"{path}: field 'examples.no_match'")
+    alternatives = []
+    for i, alt in enumerate(doc.get("alternatives") or []):
+        if not isinstance(alt, dict) or not alt.get("title") or not alt.get("body"):
+            raise CatalogError(f"{path}: field 'alternatives[{i}]' needs 'title' and 'body'")
+        alternatives.append(
+            Alternative(
+                str(alt["title"]), str(alt["body"]).strip(), str(alt.get("tradeoff", "")).strip()
+            )
+        )
+    references = []
+    for i, ref in enumerate(doc.get("references") or []):
+        if not isinstance(ref, dict) or not str(ref.get("url", "")).startswith(
+            ("https://", "http://")
+        ):
+            raise CatalogError(
+                f"{path}: field 'references[{i}]' needs 'title' and an http(s) 'url'"
+            )
+        references.append(Reference(str(ref.get("title") or ref["url"]), str(ref["url"])))
+    validation = doc.get("validation") or {}
+    if validation and (not isinstance(validation, dict) or not validation.get("criterion")):
+        raise CatalogError(f"{path}: field 'validation' needs a 'criterion'")
+    hang = doc.get("hang", False)
+    if not isinstance(hang, bool):
+        raise CatalogError(f"{path}: field 'hang' must be true or false")
+    return Signature(
+        id=sid,
+        title=_text(doc, "title", path),
+        severity=doc["severity"],
+        category=doc["category"],
+        regex=regexes,
+        meaning=_text(doc, "meaning", path),
+        why=_text(doc, "why", path),
+        fix=_text(doc, "fix", path),
+        examples_match=must,
+        examples_no_match=must_not,
+        conditions=conditions,
+        hang=hang,
+        alternatives=tuple(alternatives),
+        references=tuple(references),
+        criterion=validation.get("criterion"),
+        blocks_signoff=bool(validation.get("blocks_signoff", True)),
+        path=path,
+    )
+
+
+def load_dir(directory: str | Path) -> list[Signature]:
+    """Load every `*.yaml`/`*.yml` file of one directory; duplicate ids inside it are an error."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise CatalogError(f"{directory}: --patterns must name a directory of pattern files")
+    signatures: dict[str, Signature] = {}
+    for path in sorted([*root.glob("*.yaml"), *root.glob("*.yml")]):
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}" if mark else "YAML"
+            raise CatalogError(
+                f"{path}: {where}: malformed YAML ({getattr(exc, 'problem', exc)})"
+            ) from None
+        sig = parse_signature(doc, str(path))
+        if sig.id in signatures:
+            raise CatalogError(
+                f"{path}: field 'id' duplicates {sig.id!r} from {signatures[sig.id].path}"
+            )
+        signatures[sig.id] = sig
+    return list(signatures.values())
+
+
+def load_catalog(user_dirs: Sequence[str | Path] = (), *, builtin: bool = True) -> Catalog:
+    """The built-in catalog plus user directories; a user file with a built-in id replaces it."""
+    merged: dict[str, Signature] = {}
+    overridden: list[tuple[str, str]] = []
+    if builtin:
+        merged.update({s.id: s for s in load_dir(builtin_patterns_dir())})
+    for directory in user_dirs:
+        for sig in load_dir(directory):
+            if sig.id in merged:
+                overridden.append((sig.id, sig.path))
+            merged[sig.id] = sig
+    return Catalog(
+        sorted(merged.values(), key=lambda s: (SEVERITIES.index(s.severity), s.id)), overridden
+    )
+
+
+def prefilter_regex(signatures: Iterable[Signature]) -> str:
+    """One alternation of every regex with group names removed (names may repeat across files)."""
+    parts = [_NAMED_GROUP.sub("(?:", rx) for sig in signatures for rx in sig.regex]
+    return "|".join(f"(?:{p})" for p in parts) if parts else "$^"
+
+
+MATCHES_SCHEMA = {"event_id": pl.Int64, "signature": pl.String, "fields": pl.String}
+
+
+def match_events(events: pl.DataFrame, signatures: Sequence[Signature]) -> pl.DataFrame:
+    """The matches table: one row per (event, signature) with extracted fields as a JSON object."""
+    if events.height == 0 or not signatures:
+        return pl.DataFrame(schema=MATCHES_SCHEMA)
+    survivors = events.filter(pl.col("message").str.contains(prefilter_regex(signatures)))
+    out: list[pl.DataFrame] = []
+    for sig in signatures:
+        hit = pl.any_horizontal([pl.col("message").str.contains(rx) for rx in sig.regex])
+        for key, allowed in sig.conditions.items():
+            hit = hit & pl.col(key).is_in(list(allowed)).fill_null(False)
+        rows = survivors.filter(hit)
+        if rows.height == 0:
+            continue
+        names = sig.fields
+        if names:
+            extracted = [
+                pl.col("message").str.extract_groups(rx).struct.field(n)
+                if n in _NAMED_GROUP.findall(rx)
+                else pl.lit(None, dtype=pl.String)
+                for rx in sig.regex
+                for n in names
+            ]
+            per_field = [
+                pl.coalesce([extracted[i * len(names) + j] for i in range(len(sig.regex))]).alias(n)
+                for j, n in enumerate(names)
+            ]
+            fields = pl.struct(per_field).struct.json_encode()
+        else:
+            fields = pl.lit("{}")
+        out.append(
+            rows.select(
+                pl.col("event_id"), pl.lit(sig.id).alias("signature"), fields.alias("fields")
+            )
+        )
+    if not out:
+        return pl.DataFrame(schema=MATCHES_SCHEMA)
+    return pl.concat(out).sort("event_id", "signature")
+
+
+@dataclass(frozen=True)
+class ExampleFailure:
+    """One example that did not behave as its file says."""
+
+    signature: str
+    path: str
+    kind: str  # "match" (should have matched) or "no_match" (should not have)
+    example: str
+
+    def __str__(self) -> str:
+        verb = "did not match" if self.kind == "match" else "matched but must not"
+        return f"{self.path}: examples.{self.kind}: {verb}: {self.example!r}"
+
+
+def check_examples(signatures: Sequence[Signature]) -> list[ExampleFailure]:
+    """Run every file's examples through the same matcher the analysis uses (conditions aside)."""
+    failures: list[ExampleFailure] = []
+    for sig in signatures:
+        bare = Signature(**{**sig.__dict__, "conditions": {}})
+        for kind, lines in (("match", sig.examples_match), ("no_match", sig.examples_no_match)):
+            frame = pl.DataFrame({"message": list(lines)}).with_row_index("event_id")
+            frame = frame.with_columns(pl.col("event_id").cast(pl.Int64))
+            hits = set(match_events(frame, [bare])["event_id"].to_list())
+            for i, line in enumerate(lines):
+                if (i in hits) != (kind == "match"):
+                    failures.append(ExampleFailure(sig.id, sig.path, kind, line))
+    return failures
