@@ -1,0 +1,191 @@
+"""The pipeline in one call: sources -> events -> matches and runs -> findings -> validation.
+
+`analyze()` is what the CLI, the notebooks and the tests call; it returns an `Analysis` holding
+every table. Rendering is the report module's job and computes nothing new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from . import catalog as catalog_mod
+from . import envelopes, findings, kube, validation
+from . import runs as runs_mod
+from .events import UTC_NS, empty_events, finalize
+from .sources.files import Overrides, ReadReport, read_files
+from .timeutil import Window, resolve_window
+
+
+@dataclass
+class Inputs:
+    """What went in: files read and skipped, line counts, Loki details, gaps."""
+
+    paths: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    lines: int = 0
+    unparsed_lines: int = 0
+    undecodable_lines: int = 0
+    outside_window: int = 0
+    kube_documents: list[str] = field(default_factory=list)
+    loki: dict | None = None
+    gaps: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Analysis:
+    """Everything the report shows, as tables and plain values."""
+
+    window: Window
+    data_start: datetime | None
+    data_end: datetime | None
+    fix_at: datetime | None
+    hang_after: timedelta
+    validation_hours: float
+    inputs: Inputs
+    catalog: catalog_mod.Catalog
+    events: pl.DataFrame
+    matches: pl.DataFrame
+    runs: pl.DataFrame
+    run_map: pl.DataFrame
+    probable: pl.DataFrame
+    findings: pl.DataFrame
+    per_source: pl.DataFrame
+    before_after: pl.DataFrame
+    environment: dict
+    criteria: list[validation.Criterion]
+    status: str
+    unclassified: pl.DataFrame
+
+    @property
+    def window_end(self) -> datetime | None:
+        return self.window.end or self.data_end
+
+    @property
+    def window_start(self) -> datetime | None:
+        return self.window.start or self.data_start
+
+
+def events_from_raw(raw: pl.DataFrame) -> pl.DataFrame:
+    """Raw lines (source, line_no, raw, path metadata) -> the canonical events table."""
+    if raw.height == 0:
+        return empty_events()
+    frame = envelopes.split_envelopes(raw)
+    frame = envelopes.console_lines(frame)
+    frame = envelopes.timestamps_from_envelope(frame)
+    return finalize(frame)
+
+
+def in_window(events: pl.DataFrame, window: Window) -> pl.Expr:
+    """Rows inside [start, end); rows with no time at all are kept (they are counted, not placed)."""
+    cond = pl.lit(True)
+    if window.start is not None:
+        cond = cond & (pl.col("ts") >= pl.lit(window.start).cast(UTC_NS))
+    if window.end is not None:
+        cond = cond & (pl.col("ts") < pl.lit(window.end).cast(UTC_NS))
+    return cond.fill_null(pl.col("ts").is_null())
+
+
+def analyze(
+    paths: Sequence[str] = (),
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    from_: str | None = None,
+    to: str | None = None,
+    fix_at: datetime | None = None,
+    patterns: Sequence[str] = (),
+    hang_after: timedelta = timedelta(minutes=30),
+    validation_hours: float = 48.0,
+    overrides: Overrides | None = None,
+    now: datetime | None = None,
+    extra_events: pl.DataFrame | None = None,
+    loki_info: dict | None = None,
+    gaps: Sequence[dict] = (),
+) -> Analysis:
+    """Run the whole analysis over local paths (and/or events fetched elsewhere, e.g. Loki)."""
+    window = resolve_window(since=since, until=until, from_=from_, to=to, now=now)
+    cat = catalog_mod.load_catalog(patterns)
+    read = ReadReport()
+    raw = None
+    if paths:
+        raw, read = read_files(paths, overrides)
+    parts = [events_from_raw(raw)] if raw is not None else []
+    if extra_events is not None:
+        parts.append(extra_events)
+    events = finalize(pl.concat(parts, how="vertical_relaxed")) if parts else empty_events()
+    total = events.height
+    events = finalize(events.filter(in_window(events, window)))
+    inputs = Inputs(
+        paths=list(paths),
+        files=read.files,
+        skipped=read.skipped,
+        lines=events.height,
+        unparsed_lines=int((~events["parsed"]).sum()),
+        undecodable_lines=read.undecodable_lines,
+        outside_window=total - events.height,
+        kube_documents=[p for p, _ in read.kube_documents],
+        loki=loki_info,
+        gaps=list(gaps),
+    )
+    timed = events["ts"].drop_nulls()
+    data_start = timed.min() if timed.len() else None
+    data_end = timed.max() if timed.len() else None
+    window_end = window.end or data_end
+
+    matches = catalog_mod.match_events(events, cat.signatures)
+    runs = runs_mod.reconstruct_runs(events, window_end=window_end, hang_after=hang_after)
+    run_map = runs_mod.attach_to_runs(events, runs)
+    probable = findings.probable_user_lookup_hangs(runs, events, matches, run_map)
+    found = findings.summarise(matches, events, runs, run_map, cat.signatures, probable)
+    environment = kube.environment(events, runs, matches, [d for _, d in read.kube_documents])
+    criteria = validation.evaluate(
+        runs=runs,
+        matches=matches,
+        events=events,
+        signatures=cat.signatures,
+        data_start=window.start or data_start,
+        window_end=window_end,
+        fix_at=fix_at,
+        validation_hours=validation_hours,
+        gaps=gaps,
+    )
+    unclassified = _unclassified(events, matches, fix_at)
+    return Analysis(
+        window=window,
+        data_start=data_start,
+        data_end=data_end,
+        fix_at=fix_at,
+        hang_after=hang_after,
+        validation_hours=validation_hours,
+        inputs=inputs,
+        catalog=cat,
+        events=events,
+        matches=matches,
+        runs=runs,
+        run_map=run_map,
+        probable=probable,
+        findings=found,
+        per_source=findings.per_replication_source(runs),
+        before_after=findings.before_after(runs, fix_at),
+        environment=environment,
+        criteria=criteria,
+        status=validation.status(criteria),
+        unclassified=unclassified,
+    )
+
+
+def _unclassified(
+    events: pl.DataFrame, matches: pl.DataFrame, fix_at: datetime | None
+) -> pl.DataFrame:
+    """Problem lines no signature explains, grouped into templates (empty if the miner is absent)."""
+    try:
+        from . import templates
+    except ImportError:  # pragma: no cover - the miner is optional during development
+        return pl.DataFrame()
+    matched = events["event_id"].is_in(matches["event_id"].unique().implode())
+    return templates.mine(events, matched, fix_at=fix_at)

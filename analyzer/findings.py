@@ -1,0 +1,219 @@
+"""Findings: each matched signature summarised and correlated with how the runs it touched went.
+
+For every signature: how often, when, where, which runs, their outcome mix and duration median,
+p95 and max against the runs without it. Per ReplicationSource: success rate, hang count and
+durations. With a fix time: the same before and after, side by side. All polars expressions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import polars as pl
+
+from .catalog import Signature
+from .events import UTC_NS
+
+USER_LOOKUP_IDS = ("unknown-userid", "requires-cgo-or-user")
+WHOAMI_ID = "whoami-unknown-uid"
+OUTCOMES = ("completed", "failed", "hung", "running", "unknown")
+
+
+def _duration_stats(prefix: str) -> list[pl.Expr]:
+    d = pl.col("duration_s")
+    return [
+        pl.len().alias(f"{prefix}runs"),
+        d.median().alias(f"{prefix}median_s"),
+        d.quantile(0.95, "nearest").alias(f"{prefix}p95_s"),
+        d.max().alias(f"{prefix}max_s"),
+        *[(pl.col("outcome") == o).sum().cast(pl.Int64).alias(f"{prefix}{o}") for o in OUTCOMES],
+    ]
+
+
+def probable_user_lookup_hangs(
+    runs: pl.DataFrame, events: pl.DataFrame, matches: pl.DataFrame, run_map: pl.DataFrame
+) -> pl.DataFrame:
+    """Hung runs explained by inference when Kopia's own log is not available (e.g. Loki).
+
+    A run that went silent right after `Executing connection command...` in a pod that printed
+    `whoami: cannot find name for user ID N`, with no user-lookup line of its own, is the
+    user-lookup hang with high probability. Returns run_id, uid and the reason.
+    """
+    schema = {"run_id": pl.Int64, "uid": pl.String, "reason": pl.String}
+    with_run = matches.join(run_map, on="event_id", how="inner")
+    explained = with_run.filter(pl.col("signature").is_in(USER_LOOKUP_IDS))["run_id"].unique()
+    whoami = (
+        with_run.filter(pl.col("signature") == WHOAMI_ID)
+        .group_by("run_id")
+        .agg(pl.col("fields").first().str.json_path_match("$.uid").alias("uid"))
+    )
+    candidates = runs.filter(
+        (pl.col("outcome") == "hung")
+        & pl.col("stalled_after_connect")
+        & ~pl.col("run_id").is_in(explained.implode())
+    ).join(whoami, on="run_id", how="inner")
+    if candidates.height == 0:
+        return pl.DataFrame(schema=schema)
+    return candidates.select(
+        "run_id",
+        "uid",
+        pl.format(
+            "silent after `Executing connection command...` while UID {} has no passwd entry "
+            "(whoami failed); Kopia's own log, which would name the lookup error, was not among "
+            "the inputs",
+            pl.col("uid"),
+        ).alias("reason"),
+    )
+
+
+def summarise(
+    matches: pl.DataFrame,
+    events: pl.DataFrame,
+    runs: pl.DataFrame,
+    run_map: pl.DataFrame,
+    signatures: Sequence[Signature],
+    probable: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """One row per matched signature (plus inferred ones), with correlation to run durations."""
+    meta = pl.DataFrame(
+        {
+            "signature": [s.id for s in signatures],
+            "title": [s.title for s in signatures],
+            "severity": [s.severity for s in signatures],
+            "category": [s.category for s in signatures],
+            "hang": [s.hang for s in signatures],
+        }
+    )
+    hits = (
+        matches.join(
+            events.select("event_id", "ts", "pod", "envelope", "replication_source"), on="event_id"
+        )
+        .join(run_map, on="event_id", how="left")
+        .join(runs.select("run_id", pl.col("pod").alias("run_pod")), on="run_id", how="left")
+        .with_columns(pl.coalesce("pod", "run_pod").alias("pod"))
+    )
+    base = hits.group_by("signature").agg(
+        pl.len().cast(pl.Int64).alias("count"),
+        pl.col("ts").min().alias("first_seen"),
+        pl.col("ts").max().alias("last_seen"),
+        pl.col("pod").drop_nulls().unique().sort().alias("pods"),
+        pl.col("replication_source").drop_nulls().unique().sort().alias("replication_sources"),
+        pl.col("envelope")
+        .is_in(["kopia-cli", "kopia-json"])
+        .sum()
+        .cast(pl.Int64)
+        .alias("in_kopia_logs"),
+        pl.col("run_id").drop_nulls().unique().sort().alias("run_ids"),
+    )
+    if probable is not None and probable.height:
+        inferred = pl.DataFrame({"signature": ["unknown-userid"]}).with_columns(
+            pl.lit(probable["run_id"].to_list(), dtype=pl.List(pl.Int64)).alias("probable_run_ids")
+        )
+        base = base.join(inferred, on="signature", how="full", coalesce=True)
+    else:
+        base = base.with_columns(pl.lit(None, dtype=pl.List(pl.Int64)).alias("probable_run_ids"))
+    base = base.with_columns(
+        pl.col("count").fill_null(0),
+        pl.col("in_kopia_logs").fill_null(0),
+        pl.col("pods").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        pl.col("replication_sources").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        pl.col("run_ids").fill_null(pl.lit([], dtype=pl.List(pl.Int64))),
+        pl.col("probable_run_ids").fill_null(pl.lit([], dtype=pl.List(pl.Int64))),
+    )
+    correlation = _correlate(base, runs)
+    out = (
+        base.join(meta, on="signature", how="inner")
+        .join(correlation, on="signature", how="left")
+        .with_columns(
+            pl.col("run_ids").list.len().cast(pl.Int64).alias("runs_affected"),
+            pl.col("probable_run_ids").list.len().cast(pl.Int64).alias("runs_probable"),
+            pl.col("severity")
+            .replace_strict({"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4})
+            .alias("_rank"),
+        )
+        .sort("_rank", "count", descending=[False, True])
+        .drop("_rank")
+    )
+    return out
+
+
+def _correlate(base: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
+    """Outcome mix and durations of runs with each signature (direct or probable) vs without."""
+    if runs.height == 0 or base.height == 0:
+        return pl.DataFrame({"signature": base["signature"]})
+    membership = (
+        base.select(
+            "signature",
+            pl.concat_list("run_ids", "probable_run_ids").list.unique().alias("run_id"),
+        )
+        .explode("run_id")
+        .drop_nulls()
+        .with_columns(pl.lit(True).alias("with"))
+    )
+    grid = base.select("signature").join(
+        runs.select("run_id", "outcome", "duration_s"), how="cross"
+    )
+    grid = grid.join(membership, on=["signature", "run_id"], how="left").with_columns(
+        pl.col("with").fill_null(False)
+    )
+    with_sig = grid.filter(pl.col("with")).group_by("signature").agg(_duration_stats("with_"))
+    without = grid.filter(~pl.col("with")).group_by("signature").agg(_duration_stats("without_"))
+    return (
+        base.select("signature")
+        .join(with_sig, on="signature", how="left")
+        .join(without, on="signature", how="left")
+    )
+
+
+def per_replication_source(runs: pl.DataFrame) -> pl.DataFrame:
+    """Success rate, hang count and duration statistics per ReplicationSource and role."""
+    if runs.height == 0:
+        return pl.DataFrame()
+    done = pl.col("outcome") == "completed"
+    return (
+        runs.group_by("namespace", "replication_source", "role")
+        .agg(
+            *_duration_stats(""),
+            pl.col("duration_s").filter(done).median().alias("completed_median_s"),
+            pl.col("duration_s").filter(done).max().alias("completed_max_s"),
+            pl.col("start").min().alias("first_start"),
+            pl.col("start").max().alias("last_start"),
+        )
+        .with_columns((pl.col("completed") / pl.col("runs")).alias("success_rate"))
+        .sort("namespace", "replication_source", "role", nulls_last=True)
+    )
+
+
+def before_after(runs: pl.DataFrame, fix_at: datetime | None) -> pl.DataFrame:
+    """Counts, hang rate and durations of runs started before vs at/after the fix time."""
+    if fix_at is None or runs.height == 0:
+        return pl.DataFrame()
+    cut = pl.lit(fix_at).cast(UTC_NS)
+    return (
+        runs.with_columns(
+            pl.when(pl.col("start") < cut)
+            .then(pl.lit("before"))
+            .otherwise(pl.lit("after"))
+            .alias("period")
+        )
+        .group_by("period")
+        .agg(
+            *_duration_stats(""),
+            pl.col("duration_s")
+            .filter(pl.col("outcome") == "completed")
+            .median()
+            .alias("completed_median_s"),
+            pl.col("duration_s")
+            .filter(pl.col("outcome") == "completed")
+            .quantile(0.95, "nearest")
+            .alias("completed_p95_s"),
+            pl.col("duration_s")
+            .filter(pl.col("outcome") == "completed")
+            .max()
+            .alias("completed_max_s"),
+            pl.col("duration_s").filter(pl.col("outcome") == "hung").min().alias("hung_min_s"),
+        )
+        .with_columns((pl.col("hung") / pl.col("runs")).alias("hang_rate"))
+        .sort("period", descending=True)
+    )

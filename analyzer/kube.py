@@ -1,0 +1,151 @@
+"""The Environment section: what the logs and optional Kubernetes dumps say about the setup.
+
+From logs: mover image versions, Kopia version, repository backend and path, the UIDs that failed
+user lookup. From `kubectl get replicationsource -A -o json` and `kubectl get pods,jobs -A -o json`
+(detected by content among the inputs): images, security contexts, restarts, job failures and the
+ReplicationSources' own sync bookkeeping (formats.md §5.1, §5.4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+BACKEND_RE = r"^Connecting to (S3|Azure|GCS|filesystem|Backblaze B2|WebDAV|SFTP|Rclone|Google Drive) repository"
+FS_PATH_RE = r"^Using filesystem path: (\S+)"
+S3_ENDPOINT_RE = r"^Resolved S3_ENDPOINT: (\S+)"
+KOPIA_VERSION_RE = r"^(\d+\.\d+\.\d+(?:-\S+)?) build: "
+
+
+def _values(events: pl.DataFrame, pattern: str) -> list[dict[str, Any]]:
+    """Distinct values captured by `pattern` with how often they occur, most frequent first."""
+    found = (
+        events.select(pl.col("message").str.extract(pattern, 1).alias("value"))
+        .drop_nulls()
+        .group_by("value")
+        .len()
+        .sort("len", "value", descending=[True, False])
+    )
+    return [{"value": v, "count": n} for v, n in found.iter_rows()]
+
+
+def _kind_items(documents: Sequence[dict], kind: str) -> list[dict]:
+    items: list[dict] = []
+    for doc in documents:
+        candidates = doc.get("items", []) if doc.get("kind") == "List" or "items" in doc else [doc]
+        items.extend(i for i in candidates if isinstance(i, dict) and i.get("kind") == kind)
+    return items
+
+
+def replication_sources(documents: Sequence[dict]) -> list[dict[str, Any]]:
+    """ReplicationSource status rows (sync bookkeeping and the mover's own last verdict)."""
+    rows = []
+    for item in _kind_items(documents, "ReplicationSource"):
+        meta, spec, status = item.get("metadata", {}), item.get("spec", {}), item.get("status", {})
+        mover = next((spec[k] for k in ("kopia", "restic") if k in spec), {})
+        rows.append(
+            {
+                "namespace": meta.get("namespace"),
+                "name": meta.get("name"),
+                "method": next(
+                    (k for k in ("kopia", "restic", "rclone", "rsync") if k in spec), None
+                ),
+                "last_sync_time": status.get("lastSyncTime"),
+                "last_sync_start_time": status.get("lastSyncStartTime"),
+                "last_sync_duration": status.get("lastSyncDuration"),
+                "next_sync_time": status.get("nextSyncTime"),
+                "latest_result": (status.get("latestMoverStatus") or {}).get("result"),
+                "security_context": mover.get("moverSecurityContext"),
+            }
+        )
+    return rows
+
+
+def pods(documents: Sequence[dict]) -> list[dict[str, Any]]:
+    """Mover pods: image, security context, restarts, phase."""
+    rows = []
+    for item in _kind_items(documents, "Pod"):
+        meta, spec, status = item.get("metadata", {}), item.get("spec", {}), item.get("status", {})
+        containers = spec.get("containers", [])
+        statuses = status.get("containerStatuses", [])
+        rows.append(
+            {
+                "namespace": meta.get("namespace"),
+                "pod": meta.get("name"),
+                "images": sorted({c.get("image") for c in containers if c.get("image")}),
+                "security_context": spec.get("securityContext") or {},
+                "restarts": sum(int(s.get("restartCount", 0)) for s in statuses),
+                "phase": status.get("phase"),
+            }
+        )
+    return rows
+
+
+def jobs(documents: Sequence[dict]) -> list[dict[str, Any]]:
+    """Jobs and their failure conditions (BackoffLimitExceeded, DeadlineExceeded)."""
+    rows = []
+    for item in _kind_items(documents, "Job"):
+        meta, status = item.get("metadata", {}), item.get("status", {})
+        failed = [
+            c
+            for c in status.get("conditions", [])
+            if c.get("type") == "Failed" and c.get("status") == "True"
+        ]
+        rows.append(
+            {
+                "namespace": meta.get("namespace"),
+                "job": meta.get("name"),
+                "failed": status.get("failed", 0),
+                "succeeded": status.get("succeeded", 0),
+                "failure_reason": failed[0].get("reason") if failed else None,
+            }
+        )
+    return rows
+
+
+def environment(
+    events: pl.DataFrame, runs: pl.DataFrame, matches: pl.DataFrame, documents: Sequence[dict]
+) -> dict[str, Any]:
+    """Facts for the Environment section, each with where it came from."""
+    uids = (
+        matches.filter(pl.col("fields").str.contains('"uid"'))
+        .select(pl.col("fields").str.json_path_match("$.uid").alias("uid"))
+        .drop_nulls()
+        .unique()
+        .sort("uid")["uid"]
+        .to_list()
+    )
+    versions = (
+        runs.group_by("mover_version")
+        .agg(pl.len(), pl.col("start").min(), pl.col("start").max().alias("last"))
+        .drop_nulls("mover_version")
+        .sort("start")
+    )
+    pod_rows = pods(documents)
+    contexts = {
+        (k, v)
+        for row in pod_rows
+        for k, v in row["security_context"].items()
+        if k in ("runAsUser", "runAsGroup", "fsGroup", "runAsNonRoot", "fsGroupChangePolicy")
+    }
+    for rs in replication_sources(documents):
+        for k, v in (rs["security_context"] or {}).items():
+            contexts.add((k, v))
+    return {
+        "mover_versions": [
+            {"version": v, "runs": n, "first": first, "last": last}
+            for v, n, first, last in versions.iter_rows()
+        ],
+        "kopia_versions": _values(events, KOPIA_VERSION_RE),
+        "backends": _values(events, BACKEND_RE),
+        "repository_paths": _values(events, FS_PATH_RE),
+        "s3_endpoints": _values(events, S3_ENDPOINT_RE),
+        "failed_uids": uids,
+        "images": sorted({img for row in pod_rows for img in row["images"]}),
+        "security_context": dict(sorted(contexts)),
+        "replication_sources": replication_sources(documents),
+        "pods": pod_rows,
+        "jobs": jobs(documents),
+    }

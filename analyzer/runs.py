@@ -1,0 +1,273 @@
+"""Sync runs: one row per mover pod with start, end, duration, outcome and exit code.
+
+Markers come from every era of the fork's `entry.sh` and from upstream's restic script
+(../shared/reference/formats.md §3-4): `=== Done ===`, the OPERATION SUMMARY block
+(`OPERATION_RESULT`, `EXIT_CODE`, `MAINTENANCE_STATUS`, `MAINTENANCE_DURATION`), `TIMING: Total ...`,
+`Kopia completed in Ns`, `Restic completed in Ns`, the empty-directory skip, the cache-exhaustion
+banner and the scripts' own `ERROR:` exits. A run without an end marker is `hung` when it was
+replaced by a newer pod of the same ReplicationSource or stayed silent longer than `hang_after`,
+`running` when it was still active at the window's end. A hung run's duration is a lower bound.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from .events import UTC_NS
+
+DONE_RE = r"^(?:INFO: )?=== Done ===\s*$"
+EXIT_CODE_RE = r"^INFO: EXIT_CODE: (\d+)"
+RESULT_RE = r"^INFO: OPERATION_RESULT: (SUCCESS|FAILURE)"
+MAINT_STATUS_RE = r"^INFO: MAINTENANCE_STATUS: (SUCCESS|FAILURE)"
+# Durations the scripts report themselves, in seconds, newest era first.
+REPORTED_DURATION_RE = (
+    r"^(?:INFO: MAINTENANCE_DURATION: (\d+)"
+    r"|TIMING: Total kopia operation completed in (\d+)s"
+    r"|INFO: OPERATION_DURATION_SECONDS: (\d+)"
+    r"|Kopia completed in (\d+)s"
+    r"|Restic completed in (\d+)s)"
+)
+SUCCESS_END_RE = r"^(?:Kopia completed in \d+s|Restic completed in \d+s|== Directory is empty skipping backup ===)"
+CACHE_EXHAUSTION_RE = r"^ERROR: CACHE EXHAUSTION DETECTED"
+# Script error exits that end a pod without a summary block (v1/v2 fork, restic): message -> code.
+SCRIPT_EXIT_RE = r"^ERROR: (?:failure [a-z ,]+|.+ must be defined|unknown operation: .*)$"
+START_RE = r"^(?:Starting kopia mover container|Starting container)\s*$"
+VERSION_RE = r"^(?:INFO: )?VolSync (kopia|restic) container version: (\S+)"
+CONNECT_EXEC_RE = r"^Executing connection command\.\.\.\s*$"
+
+RUNS_SCHEMA = {
+    "run_id": pl.Int64,
+    "namespace": pl.String,
+    "pod": pl.String,
+    "container": pl.String,
+    "replication_source": pl.String,
+    "role": pl.String,
+    "mover": pl.String,
+    "start": UTC_NS,
+    "end": UTC_NS,
+    "last_activity": UTC_NS,
+    "observed_until": UTC_NS,
+    "duration_s": pl.Float64,
+    "duration_is_lower_bound": pl.Boolean,
+    "outcome": pl.String,
+    "exit_code": pl.Int64,
+    "reported_duration_s": pl.Float64,
+    "restarts": pl.Int64,
+    "lines": pl.Int64,
+    "last_message": pl.String,
+    "stalled_after_connect": pl.Boolean,
+    "mover_version": pl.String,
+}
+
+_POD_OUTPUT = ("cri", "kubectl", "docker", "plain", "loki", "raw")
+
+
+def pod_output(events: pl.DataFrame) -> pl.DataFrame:
+    """The lines a mover pod printed itself (not Kopia's own log files), with a pod name."""
+    return events.filter(
+        pl.col("pod").is_not_null()
+        & pl.col("envelope").is_in(_POD_OUTPUT)
+        & pl.col("ts").is_not_null()
+    )
+
+
+def reconstruct_runs(
+    events: pl.DataFrame,
+    *,
+    window_end: datetime | None = None,
+    hang_after: timedelta = timedelta(minutes=30),
+) -> pl.DataFrame:
+    """Build the runs table from pod output; `window_end` defaults to the newest event."""
+    lines = pod_output(events)
+    if lines.height == 0:
+        return pl.DataFrame(schema=RUNS_SCHEMA)
+    end_of_window = window_end or events["ts"].max()
+    # File order is write order: order a pod's files (restarts, rotations) by their first time,
+    # then lines by number, so one skewed timestamp cannot move a run's start or end.
+    lines = lines.with_columns(pl.col("ts").min().over("source").alias("_file_start")).sort(
+        "pod", "_file_start", "source", "line_no", maintain_order=True
+    )
+    msg = pl.col("message")
+    per_pod = lines.group_by("pod", maintain_order=True).agg(
+        pl.col("namespace").drop_nulls().first(),
+        pl.col("container").drop_nulls().first(),
+        pl.col("replication_source").drop_nulls().first(),
+        pl.col("role").drop_nulls().first(),
+        pl.col("ts").first().alias("start"),
+        pl.col("ts").last().alias("last_activity"),
+        pl.len().alias("lines"),
+        pl.col("source").n_unique().alias("_files"),
+        msg.filter(msg.str.contains(START_RE)).len().alias("_starts"),
+        pl.col("ts").filter(msg.str.contains(DONE_RE)).last().alias("_done_ts"),
+        msg.str.extract(EXIT_CODE_RE, 1).cast(pl.Int64).drop_nulls().last().alias("_exit"),
+        msg.str.extract(RESULT_RE, 1).drop_nulls().last().alias("_result"),
+        msg.str.extract(MAINT_STATUS_RE, 1).drop_nulls().last().alias("_maint"),
+        msg.filter(msg.str.contains(SUCCESS_END_RE)).len().alias("_success_end"),
+        msg.filter(msg.str.contains(CACHE_EXHAUSTION_RE)).len().alias("_cache_exhausted"),
+        msg.filter(msg.str.contains(SCRIPT_EXIT_RE)).last().alias("_script_exit"),
+        pl.coalesce([msg.str.extract(REPORTED_DURATION_RE, i) for i in range(1, 6)])
+        .cast(pl.Float64)
+        .drop_nulls()
+        .last()
+        .alias("reported_duration_s"),
+        msg.str.extract(VERSION_RE, 2).drop_nulls().first().alias("mover_version"),
+        msg.str.extract(VERSION_RE, 1).drop_nulls().first().alias("_mover_word"),
+        msg.filter(msg.str.strip_chars() != "").last().alias("last_message"),
+        # the connect command followed by at most a couple of Kopia lines, then nothing
+        msg.filter(msg.str.strip_chars() != "").tail(3).alias("_tail"),
+    )
+    per_pod = per_pod.with_columns(
+        pl.when(pl.col("container").str.contains("restic") | (pl.col("_mover_word") == "restic"))
+        .then(pl.lit("restic"))
+        .otherwise(pl.lit("kopia"))
+        .alias("mover"),
+        (pl.max_horizontal(pl.col("_starts"), 1) - 1).alias("restarts"),
+        pl.col("_tail")
+        .list.eval(pl.element().str.contains(CONNECT_EXEC_RE))
+        .list.any()
+        .alias("stalled_after_connect"),
+    )
+    per_pod = _script_exit_codes(per_pod)
+    per_pod = _replacements(per_pod)
+    return _outcomes(per_pod, end_of_window, hang_after)
+
+
+def _script_exit_codes(frame: pl.DataFrame) -> pl.DataFrame:
+    """Exit codes for eras that print none: restic's `failure` exits are 3, missing vars 1."""
+    text = pl.col("_script_exit")
+    code = (
+        pl.when(text.str.starts_with("ERROR: failure"))
+        .then(pl.lit(3))
+        .when(text.str.ends_with("must be defined"))
+        .then(pl.lit(1))
+        .when(text.str.starts_with("ERROR: unknown operation"))
+        .then(pl.lit(2))
+    )
+    return frame.with_columns(code.cast(pl.Int64).alias("_script_code"))
+
+
+def _replacements(frame: pl.DataFrame) -> pl.DataFrame:
+    """For each pod, when the next pod of the same ReplicationSource and role started."""
+    keyed = frame.with_columns(
+        pl.coalesce(pl.col("replication_source"), pl.col("pod")).alias("_rs_key"),
+        pl.col("role").fill_null("").alias("_role_key"),
+    ).sort("start")
+    return keyed.with_columns(
+        pl.col("start").shift(-1).over(["namespace", "_rs_key", "_role_key"]).alias("_next_start")
+    )
+
+
+def _outcomes(frame: pl.DataFrame, window_end: datetime, hang_after: timedelta) -> pl.DataFrame:
+    has_end = (
+        pl.col("_done_ts").is_not_null()
+        | (pl.col("_success_end") > 0)
+        | pl.col("_script_code").is_not_null()
+    )
+    failed = (
+        (pl.col("_result") == "FAILURE")
+        | (pl.col("_maint") == "FAILURE")
+        | (pl.col("_exit").fill_null(0) != 0)
+        | (pl.col("_cache_exhausted") > 0)
+        | pl.col("_script_code").is_not_null()
+    )
+    exit_code = (
+        pl.when(pl.col("_exit").is_not_null())
+        .then(pl.col("_exit"))
+        .when(pl.col("_cache_exhausted") > 0)
+        .then(pl.lit(137))
+        .when(pl.col("_script_code").is_not_null())
+        .then(pl.col("_script_code"))
+        .when(has_end & ~failed)
+        .then(pl.lit(0))
+    )
+    end_lit = pl.lit(window_end).cast(UTC_NS)
+    silent_for = end_lit - pl.col("last_activity")
+    replaced = pl.col("_next_start").is_not_null()
+    outcome = (
+        pl.when(has_end & failed)
+        .then(pl.lit("failed"))
+        .when(has_end)
+        .then(pl.lit("completed"))
+        .when(replaced | (silent_for > pl.lit(hang_after)))
+        .then(pl.lit("hung"))
+        .when(pl.col("last_activity") <= end_lit)
+        .then(pl.lit("running"))
+        .otherwise(pl.lit("unknown"))
+    )
+    frame = frame.with_columns(
+        outcome.alias("outcome"), exit_code.cast(pl.Int64).alias("exit_code")
+    )
+    observed = (
+        pl.when(pl.col("outcome").is_in(["completed", "failed"]))
+        .then(pl.col("last_activity"))
+        .when(replaced)
+        .then(
+            pl.max_horizontal(
+                pl.min_horizontal(pl.col("_next_start"), end_lit), pl.col("last_activity")
+            )
+        )
+        .otherwise(pl.max_horizontal(end_lit, pl.col("last_activity")))
+    )
+    frame = frame.with_columns(
+        pl.when(pl.col("outcome").is_in(["completed", "failed"]))
+        .then(pl.col("last_activity"))
+        .alias("end"),
+        observed.alias("observed_until"),
+    )
+    frame = frame.with_columns(
+        ((pl.col("observed_until") - pl.col("start")).dt.total_microseconds() / 1e6).alias(
+            "duration_s"
+        ),
+        pl.col("outcome").is_in(["hung", "running"]).alias("duration_is_lower_bound"),
+    )
+    frame = frame.sort("start", "pod").with_columns(
+        pl.int_range(0, pl.len(), dtype=pl.Int64).alias("run_id")
+    )
+    return frame.select([pl.col(c).cast(t) for c, t in RUNS_SCHEMA.items()])
+
+
+def attach_to_runs(
+    events: pl.DataFrame, runs: pl.DataFrame, *, slack: timedelta = timedelta(seconds=5)
+) -> pl.DataFrame:
+    """Map every event to a run: pod lines by pod; Kopia CLI-log lines by ReplicationSource and time.
+
+    A CLI-log line belongs to the run of its ReplicationSource (and role, when known) whose span
+    [start - slack, observed_until + slack] contains it; this is how the decisive line that only
+    Kopia's own log file holds explains the pod that hung. Returns `event_id, run_id`.
+    """
+    schema = {"event_id": pl.Int64, "run_id": pl.Int64}
+    if runs.height == 0 or events.height == 0:
+        return pl.DataFrame(schema=schema)
+    by_pod = (
+        events.filter(pl.col("pod").is_not_null())
+        .join(runs.select("pod", "run_id"), on="pod", how="inner")
+        .select("event_id", "run_id")
+    )
+    orphans = events.filter(
+        pl.col("pod").is_null()
+        & pl.col("replication_source").is_not_null()
+        & pl.col("ts").is_not_null()
+    ).select("event_id", "ts", "replication_source", pl.col("role").fill_null("*").alias("_role"))
+    if orphans.height == 0:
+        return by_pod
+    spans = runs.filter(pl.col("replication_source").is_not_null()).select(
+        "run_id",
+        "replication_source",
+        pl.col("role").fill_null("*").alias("_run_role"),
+        (pl.col("start") - pl.lit(slack)).alias("_from"),
+        (pl.col("observed_until") + pl.lit(slack)).alias("_to"),
+    )
+    candidates = orphans.join(spans, on="replication_source", how="inner").filter(
+        (pl.col("ts") >= pl.col("_from"))
+        & (pl.col("ts") <= pl.col("_to"))
+        & ((pl.col("_role") == "*") | (pl.col("_role") == pl.col("_run_role")))
+    )
+    # Overlapping spans (a pod and its replacement): prefer the run that started last before it.
+    by_time = (
+        candidates.sort("event_id", "_from", descending=[False, True])
+        .group_by("event_id", maintain_order=True)
+        .agg(pl.col("run_id").first())
+    )
+    return pl.concat([by_pod, by_time]).sort("event_id")
