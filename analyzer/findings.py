@@ -87,7 +87,8 @@ def summarise(
     )
     hits = (
         matches.join(
-            events.select("event_id", "ts", "pod", "envelope", "replication_source"), on="event_id"
+            events.select("event_id", "ts", "pod", "envelope", "replication_source", "message"),
+            on="event_id",
         )
         .join(run_map, on="event_id", how="left")
         .join(runs.select("run_id", pl.col("pod").alias("run_pod")), on="run_id", how="left")
@@ -105,6 +106,7 @@ def summarise(
         .cast(pl.Int64)
         .alias("in_kopia_logs"),
         pl.col("run_id").drop_nulls().unique().sort().alias("run_ids"),
+        pl.col("message").sort_by("ts").first().alias("example"),
     )
     if probable is not None and probable.height:
         inferred = pl.DataFrame({"signature": ["unknown-userid"]}).with_columns(

@@ -1,0 +1,404 @@
+"""Render an Analysis as the reference-shaped Markdown postmortem, or as JSON.
+
+The report computes nothing the analysis did not: it redacts, formats, selects excerpts and keeps
+the Markdown under a size budget (GitHub caps issue bodies at 65,536 characters). Log text goes
+through `markdown_safe` so GitHub shows it literally, pings nobody and links nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import polars as pl
+
+from . import markdown_safe as md
+from .analysis import Analysis
+from .redact import Redactor
+from .timeutil import fmt_duration, fmt_utc
+
+REFERENCE_HEADINGS = (
+    "Summary",
+    "Symptoms",
+    "Environment",
+    "Root Cause",
+    "Required Fix",
+    "Alternative Fixes (Not Recommended)",
+    "Evidence",
+    "Related Issues and References",
+    "Verification Status",
+)
+DEFAULT_MAX_CHARS = 60_000
+# Detail levels tried in order until the report fits the budget.
+_LEVELS = (
+    {"context": 3, "excerpts": 4, "runs": 400, "templates": 15, "pods": 12},
+    {"context": 2, "excerpts": 3, "runs": 120, "templates": 10, "pods": 8},
+    {"context": 1, "excerpts": 2, "runs": 40, "templates": 6, "pods": 5},
+    {"context": 0, "excerpts": 1, "runs": 10, "templates": 3, "pods": 3},
+    {"context": 0, "excerpts": 1, "runs": 0, "templates": 1, "pods": 2},
+)
+
+
+def templates_dir() -> Path:
+    """`reports/` beside the package in a checkout, or the copy inside an installed wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_data" / "reports", here.parent / "reports"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"{here}: the reports/ template directory is missing from the install")
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    redact: bool = True
+    redact_hosts: bool = False
+    max_chars: int = DEFAULT_MAX_CHARS
+    query: str = ""  # how the data was obtained (paths or LogQL), for provenance
+
+
+def redact_analysis(analysis: Analysis, redactor: Redactor) -> Analysis:
+    """The analysis with every log-derived string redacted: done once, before any rendering."""
+    events = redactor.redact_column(analysis.events, "message")
+    unclassified = analysis.unclassified
+    for column in ("template", "example"):
+        if column in unclassified.columns:
+            unclassified = redactor.redact_column(unclassified, column)
+    runs = redactor.redact_column(analysis.runs, "last_message")
+    found = redactor.redact_column(analysis.findings, "example")
+    environment = _redact_values(analysis.environment, redactor)
+    return replace(
+        analysis,
+        events=events,
+        unclassified=unclassified,
+        runs=runs,
+        findings=found,
+        environment=environment,
+    )
+
+
+def _redact_values(value: Any, redactor: Redactor) -> Any:
+    """Redact every string inside nested dicts and lists (the Environment facts)."""
+    if isinstance(value, str):
+        return redactor.redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_values(v, redactor) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_values(v, redactor) for v in value]
+    return value
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    return frame.to_dicts() if frame.height else []
+
+
+class _View:
+    """Precomputed, display-ready pieces for the template, at one detail level."""
+
+    def __init__(
+        self, a: Analysis, level: dict, options: RenderOptions, redactions: dict[str, int]
+    ):
+        self.a, self.level, self.options, self.redactions = a, level, options, redactions
+        self.sigs = a.catalog.by_id()
+        self.findings = _rows(a.findings)
+        self.root = [f for f in self.findings if f["category"] == "root-cause"]
+        self.other = [f for f in self.findings if f["category"] != "root-cause"]
+        self.runs = a.runs
+
+    # ---- small formatting helpers used by the template
+    def run_counts(self, frame: pl.DataFrame | None = None) -> dict[str, int]:
+        frame = self.runs if frame is None else frame
+        counts = {o: 0 for o in ("completed", "failed", "hung", "running", "unknown")}
+        for outcome, n in frame.group_by("outcome").len().iter_rows():
+            counts[outcome] = n
+        counts["total"] = frame.height
+        return counts
+
+    def title(self) -> str:
+        if self.root:
+            return f"VolSync mover postmortem: {self.root[0]['title']}"
+        if self.findings:
+            return f"VolSync mover postmortem: {self.findings[0]['title']}"
+        return "VolSync mover postmortem: no known failure signature found"
+
+    def excerpts(self, signature: str) -> list[dict[str, Any]]:
+        """A few matched lines with context before and after, from the file they came from."""
+        a, ctx = self.a, self.level["context"]
+        ids = a.matches.filter(pl.col("signature") == signature)["event_id"]
+        hits = a.events.filter(pl.col("event_id").is_in(ids.implode()))
+        # one excerpt per distinct source kind first (pod output, Kopia log), then by time
+        hits = hits.with_columns(pl.col("envelope").is_in(["kopia-cli", "kopia-json"]).alias("_k"))
+        picked = pl.concat(
+            [hits.filter(pl.col("_k")).head(1), hits.filter(~pl.col("_k")).head(1), hits.head(4)]
+        )
+        picked = picked.unique("event_id", keep="first", maintain_order=True).head(
+            self.level["excerpts"]
+        )
+        out = []
+        for hit in picked.iter_rows(named=True):
+            same = a.events.filter(
+                (pl.col("source") == hit["source"])
+                & (pl.col("line_no") >= hit["line_no"] - ctx)
+                & (pl.col("line_no") <= hit["line_no"] + ctx)
+            ).sort("line_no")
+            lines = [
+                f"{fmt_utc(r['ts'], seconds_only=False) if r['ts'] else '-':<27} {r['stream'] or r['level'] or '':<6} {r['message']}"
+                for r in same.iter_rows(named=True)
+            ]
+            where = hit["source"]
+            out.append(
+                {
+                    "where": f"{where}:{hit['line_no']}",
+                    "pod": hit["pod"],
+                    "text": "\n".join(lines),
+                    "lines": len(lines),
+                }
+            )
+        return out
+
+    def run_row(self, run: dict[str, Any]) -> dict[str, str]:
+        return {
+            "rs": f"{run['namespace'] or '?'}/{run['replication_source'] or '?'}",
+            "pod": run["pod"],
+            "role": run["role"] or "",
+            "start": fmt_utc(run["start"]),
+            "end": fmt_utc(run["end"]) if run["end"] else "—",
+            "duration": fmt_duration(run["duration_s"], lower_bound=run["duration_is_lower_bound"]),
+            "outcome": run["outcome"],
+            "exit": "" if run["exit_code"] is None else str(run["exit_code"]),
+            "last": run["last_message"] or "",
+        }
+
+    def listed_runs(self) -> tuple[list[dict[str, str]], int]:
+        """Hung and failed runs first, then the newest; how many were left out."""
+        limit = self.level["runs"]
+        bad = self.runs.filter(pl.col("outcome").is_in(["hung", "failed", "unknown"]))
+        good = self.runs.filter(~pl.col("outcome").is_in(["hung", "failed", "unknown"])).sort(
+            "start", descending=True
+        )
+        chosen = pl.concat([bad.sort("start"), good]).head(limit).sort("start")
+        return [
+            self.run_row(r) for r in chosen.iter_rows(named=True)
+        ], self.runs.height - chosen.height
+
+    def timeline(self) -> list[tuple[str, str]]:
+        a = self.a
+        rows: list[tuple[datetime | None, str]] = [(a.data_start, "First log line in the window")]
+        bad = [f for f in self.findings if f["category"] == "root-cause" and f["first_seen"]]
+        if bad:
+            first = min(bad, key=lambda f: f["first_seen"])
+            rows.append((first["first_seen"], f"First `{first['signature']}` line"))
+        hung = self.runs.filter(pl.col("outcome") == "hung").sort("start")
+        if hung.height:
+            rows.append((hung["start"][0], f"First hung run starts ({hung['pod'][0]})"))
+        if a.fix_at:
+            rows.append((a.fix_at, "Fix applied (--fix-at)"))
+            after = self.runs.filter(
+                (pl.col("outcome") == "completed") & (pl.col("start") >= a.fix_at)
+            ).sort("start")
+            if after.height:
+                rows.append(
+                    (
+                        after["start"][0],
+                        f"First healthy sync after the fix ({after['pod'][0]}, {fmt_duration(after['duration_s'][0])})",
+                    )
+                )
+        if hung.height:
+            rows.append((hung["start"][-1], f"Last hung run starts ({hung['pod'][-1]})"))
+        rows.append((a.data_end, "Last log line in the window"))
+        return [
+            (fmt_utc(t), text) for t, text in sorted((r for r in rows if r[0]), key=lambda r: r[0])
+        ]
+
+    def gantt(self) -> str:
+        """Mermaid gantt of runs per ReplicationSource; hung runs `crit`, failed `active`."""
+        limit = self.level["runs"]
+        if limit == 0 or self.runs.height == 0:
+            return ""
+        lines = [
+            "gantt",
+            "    title Mover runs per ReplicationSource (UTC)",
+            "    dateFormat YYYY-MM-DDTHH:mm:ss",
+            "    axisFormat %m-%d %H:%M",
+        ]
+        shown = self.runs.sort("start").head(max(limit, 1) * 2)
+        for (ns, rs), group in shown.group_by(
+            ["namespace", "replication_source"], maintain_order=True
+        ):
+            section = _mermaid_text(f"{ns or '?'}/{rs or '?'}")
+            lines.append(f"    section {section}")
+            for r in group.iter_rows(named=True):
+                tag = {"hung": "crit, ", "failed": "active, "}.get(r["outcome"], "")
+                secs = max(int(r["duration_s"] or 1), 1)
+                label = _mermaid_text(
+                    f"{r['outcome']} {fmt_duration(r['duration_s'], lower_bound=r['duration_is_lower_bound'])}"
+                )
+                lines.append(
+                    f"    {label} :{tag}{r['start'].strftime('%Y-%m-%dT%H:%M:%S')}, {secs}s"
+                )
+        return "\n".join(lines)
+
+    def references(self) -> list[dict[str, str]]:
+        seen: dict[str, str] = {}
+        for f in self.findings:
+            for ref in self.sigs[f["signature"]].references:
+                seen.setdefault(ref.url, ref.title)
+        return [{"title": t, "url": u} for u, t in seen.items()]
+
+    def criteria(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "box": "x" if c.passed is True else " ",
+                "criterion": c.criterion,
+                "reason": c.reason,
+                "blocks": c.blocks_signoff,
+                "passed": c.passed,
+            }
+            for c in self.a.criteria
+        ]
+
+    def unclassified(self) -> list[dict[str, Any]]:
+        u = self.a.unclassified
+        return _rows(u.head(self.level["templates"])) if u.height else []
+
+
+def _mermaid_text(text: str) -> str:
+    """Mermaid task/section names cannot hold `:` or `#`; keep them readable."""
+    return text.replace(":", "∶").replace("#", "＃").replace(";", ",")
+
+
+def _environment(a: Analysis) -> dict[str, Any]:
+    return a.environment
+
+
+def render_markdown(analysis: Analysis, options: RenderOptions | None = None) -> str:
+    """The postmortem as GitHub-flavoured Markdown, within `options.max_chars`."""
+    options = options or RenderOptions()
+    redactor = Redactor(redact_hosts=options.redact_hosts)
+    analysis = redact_analysis(analysis, redactor) if options.redact else analysis
+    redactions = redactor.counts() if options.redact else {}
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(
+        cell=md.table_cell,
+        fence=md.fence,
+        code=md.inline_code,
+        prose=md.text,
+        utc=fmt_utc,
+        dur=fmt_duration,
+        num=_num,
+    )
+    template = env.get_template("postmortem.md.j2")
+    text = ""
+    for level in _LEVELS:
+        view = _View(analysis, level, options, redactions)
+        text = template.render(
+            v=view, a=analysis, fmt_utc=fmt_utc, fmt_duration=fmt_duration, status=analysis.status
+        )
+        if len(text) <= options.max_chars:
+            return text
+    return _hard_trim(text, options.max_chars)
+
+
+def _hard_trim(text: str, limit: int) -> str:
+    """Last resort: drop whole Evidence blocks from the end of that section, never mid-fence."""
+    note = "\n\n> Evidence trimmed to fit the size budget; see the JSON output for everything.\n"
+    head, sep, tail = text.partition("\n## Related Issues and References")
+    while len(head) + len(sep) + len(tail) + len(note) > limit and "\n<details>" in head:
+        head = head[: head.rindex("\n<details>")]
+    return head + note + sep + tail
+
+
+def to_json(analysis: Analysis, options: RenderOptions | None = None) -> dict[str, Any]:
+    """The JSON contract (schema: reports/analysis.schema.json)."""
+    options = options or RenderOptions()
+    redactor = Redactor(redact_hosts=options.redact_hosts)
+    a = redact_analysis(analysis, redactor) if options.redact else analysis
+    runs = [
+        {
+            "namespace": r["namespace"],
+            "pod": r["pod"],
+            "replication_source": r["replication_source"],
+            "role": r["role"],
+            "start": fmt_utc(r["start"], seconds_only=False),
+            "end": fmt_utc(r["end"], seconds_only=False) if r["end"] else None,
+            "duration_seconds": None if r["duration_s"] is None else round(r["duration_s"], 3),
+            "duration_is_lower_bound": r["duration_is_lower_bound"],
+            "outcome": r["outcome"],
+            "exit_code": r["exit_code"],
+        }
+        for r in a.runs.iter_rows(named=True)
+    ]
+    findings = [
+        {
+            "id": f["signature"],
+            "title": f["title"],
+            "severity": f["severity"],
+            "category": f["category"],
+            "count": f["count"],
+            "runs_affected": f["runs_affected"],
+            "runs_probable": f["runs_probable"],
+            "first_seen": fmt_utc(f["first_seen"], seconds_only=False) if f["first_seen"] else None,
+            "last_seen": fmt_utc(f["last_seen"], seconds_only=False) if f["last_seen"] else None,
+            "pods": f["pods"],
+        }
+        for f in a.findings.iter_rows(named=True)
+    ]
+    unclassified = [
+        {
+            "template": u["template"],
+            "count": u["count"],
+            "first_seen": fmt_utc(u["first_seen"], seconds_only=False),
+            "last_seen": fmt_utc(u["last_seen"], seconds_only=False),
+            "example": u["example"],
+            "new_after_fix": u.get("new_after_fix"),
+        }
+        for u in (a.unclassified.iter_rows(named=True) if a.unclassified.height else [])
+    ]
+    return {
+        "window": {"from": fmt_utc(a.window_start), "to": fmt_utc(a.window_end)},
+        "status": a.status,
+        "fix_at": fmt_utc(a.fix_at) or None,
+        "inputs": {
+            "lines": a.inputs.lines,
+            "unparsed_lines": a.inputs.unparsed_lines,
+            "sources": a.inputs.files or ([a.inputs.loki["query"]] if a.inputs.loki else []),
+            "skipped": [{"path": p, "reason": r} for p, r in a.inputs.skipped],
+            "gaps": [
+                {"from": fmt_utc(g["from"]), "to": fmt_utc(g["to"]), "reason": g["reason"]}
+                for g in a.inputs.gaps
+            ],
+            "loki": a.inputs.loki,
+        },
+        "runs": runs,
+        "findings": findings,
+        "unclassified": unclassified,
+        "validation": [
+            {
+                "criterion": c.criterion,
+                "passed": c.passed,
+                "reason": c.reason,
+                "blocks_signoff": c.blocks_signoff,
+            }
+            for c in a.criteria
+        ],
+        "redactions": redactor.counts() if options.redact else {},
+        "catalog_overrides": [{"id": i, "path": p} for i, p in a.catalog.overridden],
+    }
+
+
+def render_json(analysis: Analysis, options: RenderOptions | None = None) -> str:
+    return json.dumps(to_json(analysis, options), indent=2, ensure_ascii=False) + "\n"
