@@ -73,7 +73,7 @@ def evaluate(
         else f"in the window from {fmt_utc(data_start)}"
     )
     criteria = [
-        _successful_syncs(runs, period, validation_hours, gaps),
+        _successful_syncs(runs, period, validation_hours, gaps, since),
         _maintenance(runs, period, since),
         _no_hangs(runs, matches, events, signatures, period, since),
     ]
@@ -88,7 +88,7 @@ def _in_period(col: str, period: Period) -> pl.Expr:
 
 
 def _successful_syncs(
-    runs: pl.DataFrame, period: Period, hours: float, gaps: Sequence[dict]
+    runs: pl.DataFrame, period: Period, hours: float, gaps: Sequence[dict], since: str
 ) -> Criterion:
     name = f"{hours:g} hours of successful syncs"
     sources = runs.filter(pl.col("role").is_in(["source", "destination"]))
@@ -135,8 +135,8 @@ def _successful_syncs(
         return Criterion(
             name,
             None,
-            f"only {_hours(period.hours)} of data observed {'since the fix' if period.start else ''}".strip()
-            + f"; every sync in it completed ({overlapping.height} runs, {all_rs.height} ReplicationSources)",
+            f"only {_hours(period.hours)} of data observed {since}; every sync in it completed "
+            f"({overlapping.height} runs, {all_rs.height} ReplicationSources)",
         )
     return Criterion(
         name,

@@ -1,0 +1,145 @@
+"""End to end on the bundled example corpus: runs match the generator's ground truth, the report
+has the reference structure and names the user-lookup failure, and sign-off follows the data."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+from conftest import EXAMPLES
+
+from analyzer import analyze
+from analyzer.cli import main
+from analyzer.markdown_safe import check_markdown, headings
+from analyzer.report import REFERENCE_HEADINGS, render_markdown
+
+LOGS = EXAMPLES / "logs"
+TRUTH = json.loads((EXAMPLES / "ground-truth.json").read_text())
+FIX_AT = datetime.fromisoformat(TRUTH["fix_at"])
+
+
+def ts(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text).astimezone(UTC) if text else None
+
+
+@pytest.fixture(scope="module")
+def full():
+    return analyze([str(LOGS)], fix_at=FIX_AT)
+
+
+def test_every_run_matches_the_ground_truth(full):
+    truth = {r["pod"]: r for r in TRUTH["runs"]}
+    got = {r["pod"]: r for r in full.runs.iter_rows(named=True)}
+    assert set(got) == set(truth)
+    mismatches = []
+    for pod, want in truth.items():
+        run = got[pod]
+        if run["outcome"] != want["outcome"]:
+            mismatches.append(f"{pod}: outcome {run['outcome']} != {want['outcome']}")
+            continue
+        if abs((run["start"] - ts(want["start"])).total_seconds()) > 1:
+            mismatches.append(f"{pod}: start {run['start']} != {want['start']}")
+        if abs(run["duration_s"] - want["duration_seconds"]) > 1:
+            mismatches.append(f"{pod}: duration {run['duration_s']} != {want['duration_seconds']}")
+        if run["exit_code"] != want["exit_code"]:
+            mismatches.append(f"{pod}: exit {run['exit_code']} != {want['exit_code']}")
+        if (run["replication_source"], run["role"]) != (want["replication_source"], want["role"]):
+            mismatches.append(f"{pod}: identity {run['replication_source']}/{run['role']}")
+        assert run["duration_is_lower_bound"] == (want["outcome"] == "hung")
+    assert mismatches == [], "\n".join(mismatches[:20])
+
+
+def test_signature_counts_match_the_lines_the_generator_wrote(full):
+    counts = dict(full.findings.select("signature", "count").iter_rows())
+    for sid in ("unknown-userid", "requires-cgo-or-user", "whoami-unknown-uid"):
+        assert counts.get(sid, 0) == TRUTH["signature_lines"][sid], sid
+
+
+def test_cli_log_lines_explain_the_hung_pods(full):
+    f = full.findings.filter(pl.col("signature") == "unknown-userid").row(0, named=True)
+    hung_cgo = [r for r in TRUTH["runs"] if r["outcome"] == "hung" and r.get("phase") == "cgo-deadlock"]
+    assert f["runs_affected"] == len(hung_cgo)
+    assert f["with_hung"] == len(hung_cgo) and f["with_completed"] == 0
+    assert f["in_kopia_logs"] > 0 and f["in_kopia_logs"] < f["count"]
+
+
+def test_report_has_the_reference_structure_and_names_the_failure(full):
+    md = render_markdown(full)
+    assert len(md) <= 60_000
+    assert check_markdown(md) == []
+    h2 = [text for level, text in headings(md) if level == 2]
+    assert h2 == list(REFERENCE_HEADINGS)
+    summary = md.split("## Summary", 1)[1].split("## Symptoms", 1)[0]
+    n = TRUTH["signature_lines"]["unknown-userid"]
+    assert "Cannot determine current user: user: unknown userid 1000" in summary
+    assert f"{n} time(s)" in summary
+    assert "```mermaid\ngantt" in md
+
+
+def test_cli_first_readme_command(tmp_path):
+    result = CliRunner().invoke(main, [str(LOGS), "--fix-at", TRUTH["fix_at"]], catch_exceptions=False)
+    assert result.exit_code == 0 and result.stderr == ""
+    assert [t for lvl, t in headings(result.stdout) if lvl == 2] == list(REFERENCE_HEADINGS)
+
+
+def crit(analysis) -> dict[str, bool | None]:
+    return {c.criterion: c.passed for c in analysis.criteria}
+
+
+def test_window_over_the_incident_leaves_criteria_open():
+    a = analyze([str(LOGS)], from_="2026-01-28T00:00:00Z", to="2026-01-30T00:00:00Z")
+    c = crit(a)
+    assert c["48 hours of successful syncs"] is False
+    assert c["No user lookup errors in kopia logs"] is False
+    assert c["No new futex deadlocks or hangs in mover pod logs"] is False
+    assert a.status == "OPEN"
+    md = render_markdown(a)
+    assert "- [ ] No user lookup errors in kopia logs" in md
+
+
+def test_48h_after_the_fix_signs_off():
+    a = analyze([str(LOGS)], from_="2026-01-30T00:00:00Z", to="2026-02-01T00:00:00Z", fix_at=FIX_AT)
+    c = crit(a)
+    assert c["48 hours of successful syncs"] is True
+    assert c["No user lookup errors in kopia logs"] is True
+    assert c["KopiaMaintenance jobs complete without issues"] is True
+    assert c["No new futex deadlocks or hangs in mover pod logs"] is True
+    blocking = [x for x in a.criteria if x.blocks_signoff]
+    assert all(x.passed for x in blocking), [(x.criterion, x.reason) for x in blocking if not x.passed]
+    # the script's whoami line persists after the fix: reported, not blocking
+    env = [x for x in a.criteria if not x.blocks_signoff]
+    assert any(x.passed is False and "whoami" in x.reason for x in env)
+    assert a.status == "RESOLVED"
+    md = render_markdown(a)
+    assert "- [x] 48 hours of successful syncs" in md
+
+
+def test_only_20h_after_the_fix_is_observing():
+    a = analyze([str(LOGS)], from_="2026-01-30T00:00:00Z", to="2026-01-30T20:00:00Z", fix_at=FIX_AT)
+    c = {x.criterion: x for x in a.criteria}
+    assert c["48 hours of successful syncs"].passed is None
+    assert "only 20 h of data observed" in c["48 hours of successful syncs"].reason
+    assert a.status == "OBSERVING"
+
+
+@pytest.mark.parametrize(
+    ("window", "code"),
+    [
+        (["--from", "2026-01-28T00:00:00Z", "--to", "2026-01-30T00:00:00Z"], 1),
+        (["--from", "2026-01-30T00:00:00Z", "--to", "2026-02-01T00:00:00Z", "--fix-at", "2026-01-29T18:00:00Z"], 0),
+    ],
+)
+def test_exit_code_gates_sign_off(window, code):
+    result = CliRunner().invoke(main, [*window, "--exit-code", "--format", "json", str(LOGS)])
+    assert result.exit_code == code, result.stderr
+    assert json.loads(result.stdout)["status"] == ("RESOLVED" if code == 0 else "OPEN")
+
+
+def test_before_and_after_the_fix(full):
+    ba = {r["period"]: r for r in full.before_after.iter_rows(named=True)}
+    assert ba["before"]["hung"] > 250 and ba["before"]["completed"] == 0
+    assert ba["after"]["hung"] == 0 and ba["after"]["completed_max_s"] < 90
+    assert ba["before"]["hung_min_s"] >= 45 * 60
