@@ -41,7 +41,9 @@ ENVELOPES = ("cri", "kubectl", "docker", "kopia-cli", "kopia-json", "plain", "lo
 
 def parse_timestamp(expr: pl.Expr) -> pl.Expr:
     """RFC3339 text with any fraction length and `Z` or an offset -> UTC nanoseconds (null if bad)."""
-    return expr.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%#z", time_unit="ns", time_zone="UTC", strict=False)
+    return expr.str.to_datetime(
+        "%Y-%m-%dT%H:%M:%S%.f%#z", time_unit="ns", time_zone="UTC", strict=False
+    )
 
 
 def split_envelopes(raw: pl.DataFrame) -> pl.DataFrame:
@@ -195,9 +197,14 @@ def console_lines(frame: pl.DataFrame) -> pl.DataFrame:
         ["cri", "kubectl", "docker", "plain", "loki"]
     )
     # Kopia's --json-log-console form inside pod output (§1.3): take `m`, `n` and `l` when present.
-    json_console = console & msg.str.starts_with('{"') & msg.str.json_path_match("$.m").is_not_null()
+    json_console = (
+        console & msg.str.starts_with('{"') & msg.str.json_path_match("$.m").is_not_null()
+    )
     frame = frame.with_columns(
-        pl.when(json_console).then(msg.str.json_path_match("$.n")).otherwise(pl.col("module")).alias("module"),
+        pl.when(json_console)
+        .then(msg.str.json_path_match("$.n"))
+        .otherwise(pl.col("module"))
+        .alias("module"),
         pl.when(console & prefix.is_not_null())
         .then(pl.when(prefix == "TIMING").then(pl.lit("INFO")).otherwise(prefix))
         .when(console & old_level.struct.field("level").is_not_null())

@@ -49,7 +49,9 @@ ROLES = ("source", "destination", "maintenance")
 # `<job>-<5 random chars>`; the fork's KopiaMaintenance CronJob pods are
 # `kopia-maint-<name>-<16 hex>-<minutes>-<5 chars>` (formats.md §3.1, §5.3).
 MOVER_POD_RE = r"^volsync-(?P<dir>src|dst)-(?P<rs>[a-z0-9.-]+?)-(?P<suffix>[a-z0-9]{5})$"
-MAINT_POD_RE = r"^kopia-maint-(?:manual-)?(?P<rs>[a-z0-9.-]+?)-[0-9a-f]{16}(?:-\d+)?(?:-[a-z0-9]{5})?$"
+MAINT_POD_RE = (
+    r"^kopia-maint-(?:manual-)?(?P<rs>[a-z0-9.-]+?)-[0-9a-f]{16}(?:-\d+)?(?:-[a-z0-9]{5})?$"
+)
 CACHE_DIR_RE = r"volsync-(?P<dir>src|dst)-(?P<rs>[a-z0-9.-]+?)-cache"
 
 

@@ -188,7 +188,9 @@ def per_replication_source(runs: pl.DataFrame) -> pl.DataFrame:
 
 
 def before_after(runs: pl.DataFrame, fix_at: datetime | None) -> pl.DataFrame:
-    """Counts, hang rate and durations of runs started before vs at/after the fix time."""
+    """Counts, hang rate and durations of sync runs (backup and restore, not maintenance)
+    started before vs at/after the fix time."""
+    runs = runs.filter(pl.col("role").is_in(["source", "destination"]))
     if fix_at is None or runs.height == 0:
         return pl.DataFrame()
     cut = pl.lit(fix_at).cast(UTC_NS)
@@ -215,6 +217,7 @@ def before_after(runs: pl.DataFrame, fix_at: datetime | None) -> pl.DataFrame:
             .max()
             .alias("completed_max_s"),
             pl.col("duration_s").filter(pl.col("outcome") == "hung").min().alias("hung_min_s"),
+            pl.col("duration_s").filter(pl.col("outcome") == "hung").median().alias("hung_median_s"),
         )
         .with_columns((pl.col("hung") / pl.col("runs")).alias("hang_rate"))
         .sort("period", descending=True)

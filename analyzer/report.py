@@ -269,6 +269,11 @@ class _View:
         return _rows(u.head(self.level["templates"])) if u.height else []
 
 
+def _trusted_inline(text: str) -> str:
+    """Catalog text (ours or the user's) is Markdown, but `<pod>`-style placeholders are not HTML."""
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _mermaid_text(text: str) -> str:
     """Mermaid task/section names cannot hold `:` or `#`; keep them readable."""
     return text.replace(":", "∶").replace("#", "＃").replace(";", ",")
@@ -300,6 +305,7 @@ def render_markdown(analysis: Analysis, options: RenderOptions | None = None) ->
         utc=fmt_utc,
         dur=fmt_duration,
         num=_num,
+        trusted=_trusted_inline,
     )
     template = env.get_template("postmortem.md.j2")
     text = ""

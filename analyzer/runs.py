@@ -36,6 +36,11 @@ SCRIPT_EXIT_RE = r"^ERROR: (?:failure [a-z ,]+|.+ must be defined|unknown operat
 START_RE = r"^(?:Starting kopia mover container|Starting container)\s*$"
 VERSION_RE = r"^(?:INFO: )?VolSync (kopia|restic) container version: (\S+)"
 CONNECT_EXEC_RE = r"^Executing connection command\.\.\.\s*$"
+# KopiaMaintenance Jobs end at `activeDeadlineSeconds` (default 3 h, formats.md §5.3), counted
+# from the CronJob's scheduled minute that the pod name carries: a hung maintenance pod cannot
+# have been alive longer than that.
+MAINTENANCE_DEADLINE = timedelta(hours=3)
+SCHEDULED_MINUTE_RE = r"^kopia-maint-.+-[0-9a-f]{16}-(\d+)-[a-z0-9]{5}$"
 
 RUNS_SCHEMA = {
     "run_id": pl.Int64,
@@ -199,16 +204,14 @@ def _outcomes(frame: pl.DataFrame, window_end: datetime, hang_after: timedelta) 
     frame = frame.with_columns(
         outcome.alias("outcome"), exit_code.cast(pl.Int64).alias("exit_code")
     )
+    deadline = (
+        pl.col("pod").str.extract(SCHEDULED_MINUTE_RE, 1).cast(pl.Int64) * 60_000_000_000
+    ).cast(UTC_NS) + pl.lit(MAINTENANCE_DEADLINE)
+    bound = pl.min_horizontal(pl.col("_next_start"), end_lit, deadline)
     observed = (
         pl.when(pl.col("outcome").is_in(["completed", "failed"]))
         .then(pl.col("last_activity"))
-        .when(replaced)
-        .then(
-            pl.max_horizontal(
-                pl.min_horizontal(pl.col("_next_start"), end_lit), pl.col("last_activity")
-            )
-        )
-        .otherwise(pl.max_horizontal(end_lit, pl.col("last_activity")))
+        .otherwise(pl.max_horizontal(bound, pl.col("last_activity")))
     )
     frame = frame.with_columns(
         pl.when(pl.col("outcome").is_in(["completed", "failed"]))

@@ -3,6 +3,10 @@
 A criterion passes (True) only when the data shows it, fails (False) when the data contradicts it,
 and is unknown (None) when the data cannot show it yet (for example "only 20 h observed"). The
 status is RESOLVED when every blocking criterion passes, OPEN when one fails, OBSERVING otherwise.
+
+All criteria are judged on one stretch of time: the last `validation_hours` of the period that
+starts at the fix (`--fix-at`, else the window start) and ends at the window end. With less data
+than that, the stretch is the whole period and the sync criterion cannot pass yet.
 """
 
 from __future__ import annotations
@@ -67,17 +71,16 @@ def evaluate(
             )
         ]
     period = Period(max(data_start, fix_at) if fix_at else data_start, window_end)
-    since = (
-        f"since the fix at {fmt_utc(fix_at)}"
-        if fix_at
-        else f"in the window from {fmt_utc(data_start)}"
-    )
+    # Every criterion is judged on the same stretch: the last `validation_hours` of the period
+    # (all of it when less was observed), so an error fixed two days ago does not block today.
+    tail = Period(max(period.start, period.end - timedelta(hours=validation_hours)), period.end)
+    since = f"in the last {_hours(tail.hours)} ({fmt_utc(tail.start)} → {fmt_utc(tail.end)})"
     criteria = [
-        _successful_syncs(runs, period, validation_hours, gaps, since),
-        _maintenance(runs, period, since),
-        _no_hangs(runs, matches, events, signatures, period, since),
+        _successful_syncs(runs, period, tail, validation_hours, gaps, fix_at),
+        _maintenance(runs, tail, since),
+        _no_hangs(runs, matches, events, signatures, tail, since),
     ]
-    criteria.extend(_catalog_criteria(matches, events, signatures, period, since))
+    criteria.extend(_catalog_criteria(matches, events, signatures, tail, since))
     return criteria
 
 
@@ -88,14 +91,17 @@ def _in_period(col: str, period: Period) -> pl.Expr:
 
 
 def _successful_syncs(
-    runs: pl.DataFrame, period: Period, hours: float, gaps: Sequence[dict], since: str
+    runs: pl.DataFrame,
+    period: Period,
+    tail: Period,
+    hours: float,
+    gaps: Sequence[dict],
+    fix_at: datetime | None,
 ) -> Criterion:
     name = f"{hours:g} hours of successful syncs"
     sources = runs.filter(pl.col("role").is_in(["source", "destination"]))
     if sources.height == 0:
         return Criterion(name, None, "no backup or restore mover runs in the data")
-    tail_start = period.end - timedelta(hours=hours)
-    tail = Period(max(tail_start, period.start), period.end)
     overlapping = sources.filter(
         (pl.col("start") <= pl.lit(tail.end).cast(UTC_NS))
         & (pl.col("observed_until") >= pl.lit(tail.start).cast(UTC_NS))
@@ -131,7 +137,8 @@ def _successful_syncs(
         return Criterion(
             name, None, f"{len(gaps)} data gap(s) in the window: the record is incomplete"
         )
-    if tail_start < period.start:
+    if period.hours < hours:
+        since = "since the fix" if fix_at else "in the window"
         return Criterion(
             name,
             None,
@@ -142,7 +149,7 @@ def _successful_syncs(
         name,
         True,
         f"{overlapping.height} runs of {all_rs.height} ReplicationSources completed in the last "
-        f"{_hours(hours)} ({fmt_utc(tail.start)} → {fmt_utc(tail.end)}), none hung or failed",
+        f"{_hours(tail.hours)} ({fmt_utc(tail.start)} → {fmt_utc(tail.end)}), none hung or failed",
     )
 
 

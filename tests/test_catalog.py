@@ -164,3 +164,16 @@ def test_matching_extracts_fields_and_honours_conditions():
         .item()
     )
     assert uid == "568"
+
+
+def test_catalog_texts_render_without_raw_html():
+    """Pattern texts are Markdown that lands in reports: placeholders like <uid> belong in code."""
+    from analyzer.markdown_safe import check_markdown
+
+    problems = []
+    for sig in load_catalog().signatures:
+        texts = {"meaning": sig.meaning, "why": sig.why, "fix": sig.fix}
+        texts.update({f"alternatives[{i}]": a.body + "\n\n" + a.tradeoff for i, a in enumerate(sig.alternatives)})
+        for field, text in texts.items():
+            problems += [f"{sig.path}: {field}: {p}" for p in check_markdown(text)]
+    assert problems == []

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import glob
 import gzip
+import json
 import os
 import sys
 import zlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -264,5 +264,3 @@ def read_files(
         empty.update({k: pl.String for k in path_metadata("x")})
         return pl.DataFrame(schema=empty), report
     return pl.concat(frames, how="vertical_relaxed"), report
-
-
