@@ -81,7 +81,7 @@ def events_from_raw(raw: pl.DataFrame) -> pl.DataFrame:
 
 
 def in_window(events: pl.DataFrame, window: Window) -> pl.Expr:
-    """Rows inside [start, end); rows with no time at all are kept (they are counted, not placed)."""
+    """Rows inside [start, end); rows with no time at all are kept (counted, not placed)."""
     cond = pl.lit(True)
     if window.start is not None:
         cond = cond & (pl.col("ts") >= pl.lit(window.start).cast(UTC_NS))
@@ -182,7 +182,7 @@ def analyze(
 def _unclassified(
     events: pl.DataFrame, matches: pl.DataFrame, fix_at: datetime | None
 ) -> pl.DataFrame:
-    """Problem lines no signature explains, grouped into templates (empty if the miner is absent)."""
+    """Problem lines no signature explains, grouped into templates."""
     try:
         from . import templates
     except ImportError:  # pragma: no cover - the miner is optional during development

@@ -149,7 +149,8 @@ def parse_signature(doc: Any, path: str) -> Signature:
     for key, value in (doc.get("conditions") or {}).items():
         if key not in CONDITION_KEYS:
             raise CatalogError(
-                f"{path}: field 'conditions.{key}' is unknown (allowed: {', '.join(CONDITION_KEYS)})"
+                f"{path}: field 'conditions.{key}' is unknown "
+                f"(allowed: {', '.join(CONDITION_KEYS)})"
             )
         conditions[key] = _strings(value, f"{path}: field 'conditions.{key}'")
     examples = doc["examples"]

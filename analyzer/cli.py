@@ -40,7 +40,8 @@ def _test_patterns(directory: str) -> int:
         click.echo(str(failure))
     total = sum(len(s.examples_match) + len(s.examples_no_match) for s in sigs)
     click.echo(
-        f"{total - len(failures)} passed, {len(failures)} failed: {len(sigs)} pattern file(s) in {directory}"
+        f"{total - len(failures)} passed, {len(failures)} failed: "
+        f"{len(sigs)} pattern file(s) in {directory}"
     )
     return 1 if failures else 0
 

@@ -19,7 +19,10 @@ _TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d"
 _ZONE = r"(?:Z|[+-]\d\d:\d\d)"
 
 # §6.1 CRI: `<RFC3339Nano> <stdout|stderr> <F|P> <content>`; content may be empty.
-CRI_RE = rf"(?s)^(?P<ts>{_TS}(?:\.\d+)?{_ZONE}) (?P<stream>stdout|stderr) (?P<tag>[FP]) ?(?P<content>.*)$"
+CRI_RE = (
+    rf"(?s)^(?P<ts>{_TS}(?:\.\d+)?{_ZONE}) (?P<stream>stdout|stderr) (?P<tag>[FP]) "
+    r"?(?P<content>.*)$"
+)
 # §1.2 Kopia CLI log: `<ts 6 digits> <LEVEL> <module> <message>[\t<json>]`.
 KOPIA_CLI_RE = (
     rf"(?s)^(?P<ts>{_TS}\.\d{{6}}{_ZONE}) (?P<level>DEBUG|INFO|WARN|ERROR|DPANIC|PANIC|FATAL) "
@@ -40,7 +43,7 @@ ENVELOPES = ("cri", "kubectl", "docker", "kopia-cli", "kopia-json", "plain", "lo
 
 
 def parse_timestamp(expr: pl.Expr) -> pl.Expr:
-    """RFC3339 text with any fraction length and `Z` or an offset -> UTC nanoseconds (null if bad)."""
+    """RFC3339 text, any fraction length, `Z` or an offset -> UTC nanoseconds (null if bad)."""
     return expr.str.to_datetime(
         "%Y-%m-%dT%H:%M:%S%.f%#z", time_unit="ns", time_zone="UTC", strict=False
     )

@@ -217,7 +217,10 @@ def before_after(runs: pl.DataFrame, fix_at: datetime | None) -> pl.DataFrame:
             .max()
             .alias("completed_max_s"),
             pl.col("duration_s").filter(pl.col("outcome") == "hung").min().alias("hung_min_s"),
-            pl.col("duration_s").filter(pl.col("outcome") == "hung").median().alias("hung_median_s"),
+            pl.col("duration_s")
+            .filter(pl.col("outcome") == "hung")
+            .median()
+            .alias("hung_median_s"),
         )
         .with_columns((pl.col("hung") / pl.col("runs")).alias("hang_rate"))
         .sort("period", descending=True)

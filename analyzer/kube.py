@@ -13,7 +13,10 @@ from typing import Any
 
 import polars as pl
 
-BACKEND_RE = r"^Connecting to (S3|Azure|GCS|filesystem|Backblaze B2|WebDAV|SFTP|Rclone|Google Drive) repository"
+BACKEND_RE = (
+    r"^Connecting to (S3|Azure|GCS|filesystem|Backblaze B2|WebDAV|SFTP|Rclone|Google Drive) "
+    r"repository"
+)
 FS_PATH_RE = r"^Using filesystem path: (\S+)"
 S3_ENDPOINT_RE = r"^Resolved S3_ENDPOINT: (\S+)"
 KOPIA_VERSION_RE = r"^(\d+\.\d+\.\d+(?:-\S+)?) build: "

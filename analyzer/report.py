@@ -149,7 +149,8 @@ class _View:
                 & (pl.col("line_no") <= hit["line_no"] + ctx)
             ).sort("line_no")
             lines = [
-                f"{fmt_utc(r['ts'], seconds_only=False) if r['ts'] else '-':<27} {r['stream'] or r['level'] or '':<6} {r['message']}"
+                f"{fmt_utc(r['ts'], seconds_only=False) if r['ts'] else '-':<27} "
+                f"{r['stream'] or r['level'] or '':<6} {r['message']}"
                 for r in same.iter_rows(named=True)
             ]
             where = hit["source"]
@@ -207,7 +208,8 @@ class _View:
                 rows.append(
                     (
                         after["start"][0],
-                        f"First healthy sync after the fix ({after['pod'][0]}, {fmt_duration(after['duration_s'][0])})",
+                        f"First healthy sync after the fix ({after['pod'][0]}, "
+                        f"{fmt_duration(after['duration_s'][0])})",
                     )
                 )
         if hung.height:
@@ -238,7 +240,8 @@ class _View:
                 tag = {"hung": "crit, ", "failed": "active, "}.get(r["outcome"], "")
                 secs = max(int(r["duration_s"] or 1), 1)
                 label = _mermaid_text(
-                    f"{r['outcome']} {fmt_duration(r['duration_s'], lower_bound=r['duration_is_lower_bound'])}"
+                    f"{r['outcome']} "
+                    f"{fmt_duration(r['duration_s'], lower_bound=r['duration_is_lower_bound'])}"
                 )
                 lines.append(
                     f"    {label} :{tag}{r['start'].strftime('%Y-%m-%dT%H:%M:%S')}, {secs}s"
@@ -270,7 +273,7 @@ class _View:
 
 
 def _trusted_inline(text: str) -> str:
-    """Catalog text (ours or the user's) is Markdown, but `<pod>`-style placeholders are not HTML."""
+    """Catalog text (ours or the user's) is Markdown; `<pod>`-style placeholders are not HTML."""
     return text.replace("<", "&lt;").replace(">", "&gt;")
 
 

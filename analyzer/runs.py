@@ -2,7 +2,8 @@
 
 Markers come from every era of the fork's `entry.sh` and from upstream's restic script
 (../shared/reference/formats.md §3-4): `=== Done ===`, the OPERATION SUMMARY block
-(`OPERATION_RESULT`, `EXIT_CODE`, `MAINTENANCE_STATUS`, `MAINTENANCE_DURATION`), `TIMING: Total ...`,
+(`OPERATION_RESULT`, `EXIT_CODE`, `MAINTENANCE_STATUS`, `MAINTENANCE_DURATION`),
+`TIMING: Total ...`,
 `Kopia completed in Ns`, `Restic completed in Ns`, the empty-directory skip, the cache-exhaustion
 banner and the scripts' own `ERROR:` exits. A run without an end marker is `hung` when it was
 replaced by a newer pod of the same ReplicationSource or stayed silent longer than `hang_after`,
@@ -29,7 +30,10 @@ REPORTED_DURATION_RE = (
     r"|Kopia completed in (\d+)s"
     r"|Restic completed in (\d+)s)"
 )
-SUCCESS_END_RE = r"^(?:Kopia completed in \d+s|Restic completed in \d+s|== Directory is empty skipping backup ===)"
+SUCCESS_END_RE = (
+    r"^(?:Kopia completed in \d+s|Restic completed in \d+s"
+    r"|== Directory is empty skipping backup ===)"
+)
 CACHE_EXHAUSTION_RE = r"^ERROR: CACHE EXHAUSTION DETECTED"
 # Script error exits that end a pod without a summary block (v1/v2 fork, restic): message -> code.
 SCRIPT_EXIT_RE = r"^ERROR: (?:failure [a-z ,]+|.+ must be defined|unknown operation: .*)$"
@@ -234,7 +238,7 @@ def _outcomes(frame: pl.DataFrame, window_end: datetime, hang_after: timedelta) 
 def attach_to_runs(
     events: pl.DataFrame, runs: pl.DataFrame, *, slack: timedelta = timedelta(seconds=5)
 ) -> pl.DataFrame:
-    """Map every event to a run: pod lines by pod; Kopia CLI-log lines by ReplicationSource and time.
+    """Map events to runs: pod lines by pod; Kopia CLI-log lines by ReplicationSource and time.
 
     A CLI-log line belongs to the run of its ReplicationSource (and role, when known) whose span
     [start - slack, observed_until + slack] contains it; this is how the decisive line that only

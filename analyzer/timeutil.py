@@ -24,13 +24,14 @@ def parse_duration(text: str, *, flag: str = "--since") -> timedelta:
     seconds = pytimeparse2.parse(compact) if _DURATION_SHAPE.match(compact) else None
     if seconds is None or seconds <= 0:
         raise WindowError(
-            f"{flag}: cannot read {text!r} as a duration; use units s, m, h, d or w (e.g. 48h, 2h30m)"
+            f"{flag}: cannot read {text!r} as a duration; "
+            "use units s, m, h, d or w (e.g. 48h, 2h30m)"
         )
     return timedelta(seconds=seconds)
 
 
 def parse_time(text: str, *, flag: str) -> datetime:
-    """Parse an RFC3339 time (`2026-01-31T16:19:00Z`, offsets allowed) into an aware UTC datetime."""
+    """Parse an RFC3339 time (`2026-01-31T16:19:00Z`, offsets allowed) into aware UTC."""
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:

@@ -35,7 +35,7 @@ class Criterion:
 
 @dataclass(frozen=True)
 class Period:
-    """The stretch of time the criteria are judged on: after the fix (if given) to the window end."""
+    """From the fix (if given, else the window start) to the window end."""
 
     start: datetime
     end: datetime
@@ -197,7 +197,8 @@ def _no_hangs(
         return Criterion(
             name,
             False,
-            f"{hung.height} hung run(s) and {lines.height} line(s) of hang-preceding signatures {since}",
+            f"{hung.height} hung run(s) and {lines.height} line(s) of hang-preceding "
+            f"signatures {since}",
             signatures=tuple(hang_ids),
         )
     return Criterion(
@@ -228,7 +229,8 @@ def _catalog_criteria(
         hits = _matched_in_period(matches, events, ids, period)
         if hits.height:
             last = hits["ts"].max()
-            reason = f"{hits.height} matching line(s) {since}, last at {fmt_utc(last)} ({', '.join(sorted(set(hits['signature'])))})"
+            ids_seen = ", ".join(sorted(set(hits["signature"])))
+            reason = f"{hits.height} matching line(s) {since}, last at {fmt_utc(last)} ({ids_seen})"
             if not blocks:
                 reason += "; environmental, does not block sign-off"
             out.append(Criterion(text, False, reason, blocks, tuple(ids)))

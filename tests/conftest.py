@@ -11,7 +11,13 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 
 
-def cri_dir(root: Path, namespace: str, pod: str, container: str, uid: str = "0f4c7b1e-2a3d-4c5b-8e9f-a1b2c3d4e5f6") -> Path:
+def cri_dir(
+    root: Path,
+    namespace: str,
+    pod: str,
+    container: str,
+    uid: str = "0f4c7b1e-2a3d-4c5b-8e9f-a1b2c3d4e5f6",
+) -> Path:
     """`/var/log/pods/<ns>_<pod>_<uid>/<container>/` under root."""
     d = root / "var" / "log" / "pods" / f"{namespace}_{pod}_{uid}" / container
     d.mkdir(parents=True, exist_ok=True)
@@ -57,7 +63,11 @@ HEALTHY_BACKUP = [
     (1.9, "stdout", "Connected to repository."),
     (2.5, "stdout", "INFO: === Starting backup operation ==="),
     (2.6, "stdout", "Snapshotting recyclarr@media:/data ..."),
-    (44.0, "stdout", "Created snapshot with root k5f3d0c2a9e8b7d6c5b4a39281706f5e4 and ID 7c9e4b1d2a3f40516273849a0b1c2d3e in 41s"),
+    (
+        44.0,
+        "stdout",
+        "Created snapshot with root k5f3d0c2a9e8b7d6c5b4a39281706f5e4 and ID 7c9e4b1d2a3f40516273849a0b1c2d3e in 41s",
+    ),
     (44.1, "stdout", "TIMING: Snapshot creation completed in 42 seconds"),
     (45.0, "stdout", "INFO: === OPERATION SUMMARY ==="),
     (45.0, "stdout", "INFO: OPERATION_TYPE: unknown"),

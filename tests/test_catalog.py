@@ -173,7 +173,12 @@ def test_catalog_texts_render_without_raw_html():
     problems = []
     for sig in load_catalog().signatures:
         texts = {"meaning": sig.meaning, "why": sig.why, "fix": sig.fix}
-        texts.update({f"alternatives[{i}]": a.body + "\n\n" + a.tradeoff for i, a in enumerate(sig.alternatives)})
+        texts.update(
+            {
+                f"alternatives[{i}]": a.body + "\n\n" + a.tradeoff
+                for i, a in enumerate(sig.alternatives)
+            }
+        )
         for field, text in texts.items():
             problems += [f"{sig.path}: {field}: {p}" for p in check_markdown(text)]
     assert problems == []

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 from conftest import HEALTHY_BACKUP, HUNG_BACKUP, cri_dir, cri_records, write_lines
+from test_runs import T0
 
 from analyzer.cli import main
-from test_runs import T0
 
 
 def run_cli(*args: str, input: bytes | None = None):
@@ -23,7 +23,13 @@ def run_cli(*args: str, input: bytes | None = None):
 def logs(tmp_path):
     d = cri_dir(tmp_path, "media", "volsync-src-recyclarr-aaaaa", "kopia")
     write_lines(d / "0.log", cri_records(T0, HUNG_BACKUP))
-    d = cri_dir(tmp_path, "media", "volsync-src-recyclarr-bbbbb", "kopia", uid="11111111-2222-3333-4444-555555555555")
+    d = cri_dir(
+        tmp_path,
+        "media",
+        "volsync-src-recyclarr-bbbbb",
+        "kopia",
+        uid="11111111-2222-3333-4444-555555555555",
+    )
     write_lines(d / "0.log", cri_records(T0 + timedelta(minutes=50), HEALTHY_BACKUP))
     return tmp_path
 
@@ -53,7 +59,9 @@ def test_binary_file(tmp_path):
 
 
 def test_truncated_gzip(tmp_path):
-    data = gzip.compress(b"2026-01-31T16:00:03.412Z stdout F Starting kopia mover container\n" * 200)
+    data = gzip.compress(
+        b"2026-01-31T16:00:03.412Z stdout F Starting kopia mover container\n" * 200
+    )
     path = tmp_path / "0.log.20260131-160000.gz"
     path.write_bytes(data[: len(data) // 2])
     one_line_error(run_cli(str(path)), "0.log.20260131-160000.gz", "truncated or corrupt gzip")
@@ -74,7 +82,10 @@ def test_unknown_since_unit(logs):
 
 
 def test_until_before_window_start(logs):
-    one_line_error(run_cli("--from", "2026-01-31T00:00:00Z", "--until", "2026-01-30T00:00:00Z", str(logs)), "--until")
+    one_line_error(
+        run_cli("--from", "2026-01-31T00:00:00Z", "--until", "2026-01-30T00:00:00Z", str(logs)),
+        "--until",
+    )
 
 
 def test_bad_fix_at_and_hang_after(logs):
@@ -95,8 +106,16 @@ def test_broken_user_pattern_dir(logs, tmp_path):
 
 
 def test_undecodable_lines_are_counted_not_fatal(logs):
-    d = cri_dir(logs, "media", "volsync-src-recyclarr-ccccc", "kopia", uid="22222222-2222-3333-4444-555555555555")
-    (d / "0.log").write_bytes(b"2026-01-31T18:00:00Z stdout F Starting kopia mover container\n\xff\xfe\x80 broken\n")
+    d = cri_dir(
+        logs,
+        "media",
+        "volsync-src-recyclarr-ccccc",
+        "kopia",
+        uid="22222222-2222-3333-4444-555555555555",
+    )
+    (d / "0.log").write_bytes(
+        b"2026-01-31T18:00:00Z stdout F Starting kopia mover container\n\xff\xfe\x80 broken\n"
+    )
     result = run_cli("--format", "json", str(logs))
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
@@ -120,7 +139,10 @@ def test_output_file_and_exit_code(logs, tmp_path):
 def test_list_and_test_patterns():
     result = run_cli("--list-patterns")
     assert result.exit_code == 0
-    assert any(line.startswith("unknown-userid ") and "critical" in line for line in result.stdout.splitlines())
+    assert any(
+        line.startswith("unknown-userid ") and "critical" in line
+        for line in result.stdout.splitlines()
+    )
     from analyzer.catalog import builtin_patterns_dir
 
     result = run_cli("--test-patterns", str(builtin_patterns_dir()))
@@ -130,8 +152,17 @@ def test_list_and_test_patterns():
 def test_test_patterns_prints_each_failing_example(tmp_path):
     from test_catalog import GOOD, write_pattern
 
-    write_pattern(tmp_path, GOOD.format(id="ro-fs").replace("- 'Connected to repository.'", "- 'write /y: read-only file system'"), "ro-fs")
+    write_pattern(
+        tmp_path,
+        GOOD.format(id="ro-fs").replace(
+            "- 'Connected to repository.'", "- 'write /y: read-only file system'"
+        ),
+        "ro-fs",
+    )
     result = run_cli("--test-patterns", str(tmp_path))
     assert result.exit_code == 1
-    assert "examples.no_match: matched but must not: 'write /y: read-only file system'" in result.stdout
+    assert (
+        "examples.no_match: matched but must not: 'write /y: read-only file system'"
+        in result.stdout
+    )
     assert "3 passed, 1 failed" in result.stdout

@@ -9,11 +9,10 @@ from datetime import UTC, datetime
 
 import polars as pl
 import pytest
+from conftest import cri_dir, write_lines
 
 from analyzer.analysis import events_from_raw
 from analyzer.sources.files import read_files
-
-from conftest import cri_dir, write_lines
 
 POD = "volsync-src-recyclarr-8p6x6"
 
@@ -60,11 +59,23 @@ def test_cri_lines_take_identity_from_the_path_and_join_partials(tmp_path):
 
 
 def test_rotated_gzip_sibling_is_read_with_the_same_identity(tmp_path):
-    d = cri_dir(tmp_path, "volsync-system", "kopia-maint-nfs-repo-3fa4c2d19b7e0a61-29390520-k2x7p", "kopia-maintenance")
-    write_lines(d / "0.log.20260130-020130.gz", ["2026-01-30T02:00:01.1Z stdout F INFO: Running Kopia full maintenance..."], gz=True)
+    d = cri_dir(
+        tmp_path,
+        "volsync-system",
+        "kopia-maint-nfs-repo-3fa4c2d19b7e0a61-29390520-k2x7p",
+        "kopia-maintenance",
+    )
+    write_lines(
+        d / "0.log.20260130-020130.gz",
+        ["2026-01-30T02:00:01.1Z stdout F INFO: Running Kopia full maintenance..."],
+        gz=True,
+    )
     write_lines(d / "0.log", ["2026-01-30T02:02:13.9Z stdout F INFO: === Done ==="])
     ev = events_of(tmp_path)
-    assert ev["message"].to_list() == ["INFO: Running Kopia full maintenance...", "INFO: === Done ==="]
+    assert ev["message"].to_list() == [
+        "INFO: Running Kopia full maintenance...",
+        "INFO: === Done ===",
+    ]
     assert set(ev["role"]) == {"maintenance"} and set(ev["replication_source"]) == {"nfs-repo"}
     assert ev["level"].to_list() == ["INFO", "INFO"]
 
@@ -97,10 +108,18 @@ def test_carriage_return_progress_refreshes_become_rows(tmp_path):
         " / 0 hashing, 1523 hashed (2.1 GB), 40211 cached (18.4 GB), uploaded 1.9 GB, estimated 20.5 GB (99.1%) 1s left\r"
         " * 0 hashing, 1523 hashed (2.1 GB), 40211 cached (18.4 GB), uploaded 1.9 GB, estimated 20.5 GB (100.0%) 0s left\r"
     )
-    write_lines(d / "0.log", [f"2026-01-31T16:01:10.2Z stderr F {progress}", "2026-01-31T16:01:11Z stdout F TIMING: Snapshot creation completed in 63 seconds"])
+    write_lines(
+        d / "0.log",
+        [
+            f"2026-01-31T16:01:10.2Z stderr F {progress}",
+            "2026-01-31T16:01:11Z stdout F TIMING: Snapshot creation completed in 63 seconds",
+        ],
+    )
     ev = events_of(tmp_path)
     assert ev.height == 4
-    assert ev["message"][0].startswith(" | 2 hashing") and ev["message"][2].startswith(" * 0 hashing")
+    assert ev["message"][0].startswith(" | 2 hashing") and ev["message"][2].startswith(
+        " * 0 hashing"
+    )
     assert ev["line_no"].to_list() == [1, 1, 1, 2]
     assert ev["ts"][0] == ev["ts"][2]  # fragments take their envelope's time
 
@@ -116,13 +135,17 @@ def test_kopia_cli_log_text_and_json(tmp_path):
     )
     write_lines(
         cli / "kopia-20260131-170003-61-snapshot-create.0.log",
-        ['{"l":"INFO","t":"2026-01-31T17:00:12.004411Z","n":"kopia/cli","m":"Snapshotting recyclarr@media:/data ..."}'],
+        [
+            '{"l":"INFO","t":"2026-01-31T17:00:12.004411Z","n":"kopia/cli","m":"Snapshotting recyclarr@media:/data ..."}'
+        ],
     )
     ev = events_of(tmp_path)
     assert ev["envelope"].to_list() == ["kopia-cli", "kopia-cli", "kopia-json"]
     assert ev["level"].to_list() == ["ERROR", "INFO", "INFO"]
     assert ev["module"].to_list() == ["kopia/repo", "snapshotgc", "kopia/cli"]
-    assert ev["kopia_command"].to_list() == ["repository-connect-filesystem"] * 2 + ["snapshot-create"]
+    assert ev["kopia_command"].to_list() == ["repository-connect-filesystem"] * 2 + [
+        "snapshot-create"
+    ]
     assert ev["message"][0] == "Cannot determine current user: user: unknown userid 1000"
     assert ev["pod"].null_count() == 3  # Kopia's files name no pod ...
     assert set(ev["replication_source"]) == {"recyclarr"}  # ... but the cache volume names the RS
@@ -139,12 +162,20 @@ def test_kubectl_timestamps_and_pod_from_file_name(tmp_path):
     )
     ev = events_of(path)
     assert ev["envelope"].to_list() == ["kubectl", "kubectl"]
-    assert ev["pod"].to_list() == [POD, POD]  # the file name names the pod; --prefix does not override it
+    assert ev["pod"].to_list() == [
+        POD,
+        POD,
+    ]  # the file name names the pod; --prefix does not override it
     assert ev["ts"][0] == datetime(2026, 1, 31, 16, 0, 7, 200000, tzinfo=UTC)
 
 
 def test_kubectl_prefix_names_the_pod_when_nothing_else_does(tmp_path):
-    path = write_lines(tmp_path / "all-movers.txt", ["[pod/volsync-dst-photos-q2w9z/kopia] 2026-01-31T16:00:08.000000000Z INFO: === Starting restore operation ==="])
+    path = write_lines(
+        tmp_path / "all-movers.txt",
+        [
+            "[pod/volsync-dst-photos-q2w9z/kopia] 2026-01-31T16:00:08.000000000Z INFO: === Starting restore operation ==="
+        ],
+    )
     ev = events_of(path)
     assert ev["pod"].to_list() == ["volsync-dst-photos-q2w9z"]
     assert ev["role"].to_list() == ["destination"] and ev["container"].to_list() == ["kopia"]
@@ -152,12 +183,27 @@ def test_kubectl_prefix_names_the_pod_when_nothing_else_does(tmp_path):
 
 def test_docker_json_file(tmp_path):
     lines = [
-        json.dumps({"log": "Starting kopia mover container\n", "stream": "stdout", "time": "2026-01-31T16:00:03.412000001Z"}),
-        json.dumps({"log": "whoami: cannot find name for user ID 1000\n", "stream": "stderr", "time": "2026-01-31T16:00:03.457Z"}),
+        json.dumps(
+            {
+                "log": "Starting kopia mover container\n",
+                "stream": "stdout",
+                "time": "2026-01-31T16:00:03.412000001Z",
+            }
+        ),
+        json.dumps(
+            {
+                "log": "whoami: cannot find name for user ID 1000\n",
+                "stream": "stderr",
+                "time": "2026-01-31T16:00:03.457Z",
+            }
+        ),
     ]
     path = write_lines(tmp_path / "abc123-json.log", lines)
     ev = events_of(path, overrides=None)
-    assert ev["message"].to_list() == ["Starting kopia mover container", "whoami: cannot find name for user ID 1000"]
+    assert ev["message"].to_list() == [
+        "Starting kopia mover container",
+        "whoami: cannot find name for user ID 1000",
+    ]
     assert ev["stream"].to_list() == ["stdout", "stderr"]
     assert ev["envelope"].unique().to_list() == ["docker"]
 
@@ -169,7 +215,12 @@ def test_stdin_with_overrides(monkeypatch):
 
     ev = events_of("-", overrides=Overrides(namespace="media", pod=POD, container="kopia"))
     assert ev["source"].to_list() == ["<stdin>"]
-    assert ev.select("namespace", "pod", "container", "replication_source").row(0) == ("media", POD, "kopia", "recyclarr")
+    assert ev.select("namespace", "pod", "container", "replication_source").row(0) == (
+        "media",
+        POD,
+        "kopia",
+        "recyclarr",
+    )
 
 
 def test_damaged_lines_stay_as_counted_raw_rows(tmp_path):
@@ -191,7 +242,9 @@ def test_damaged_lines_stay_as_counted_raw_rows(tmp_path):
 
 
 def test_plain_file_without_envelope_is_content(tmp_path):
-    path = write_lines(tmp_path / f"{POD}.txt", ["Starting kopia mover container", "INFO: === Done ==="])
+    path = write_lines(
+        tmp_path / f"{POD}.txt", ["Starting kopia mover container", "INFO: === Done ==="]
+    )
     ev = events_of(path)
     assert ev["envelope"].unique().to_list() == ["plain"] and ev["parsed"].all()
     assert ev["ts"].null_count() == 2

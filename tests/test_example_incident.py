@@ -60,7 +60,9 @@ def test_signature_counts_match_the_lines_the_generator_wrote(full):
 
 def test_cli_log_lines_explain_the_hung_pods(full):
     f = full.findings.filter(pl.col("signature") == "unknown-userid").row(0, named=True)
-    hung_cgo = [r for r in TRUTH["runs"] if r["outcome"] == "hung" and r.get("phase") == "cgo-deadlock"]
+    hung_cgo = [
+        r for r in TRUTH["runs"] if r["outcome"] == "hung" and r.get("phase") == "cgo-deadlock"
+    ]
     assert f["runs_affected"] == len(hung_cgo)
     assert f["with_hung"] == len(hung_cgo) and f["with_completed"] == 0
     assert f["in_kopia_logs"] > 0 and f["in_kopia_logs"] < f["count"]
@@ -80,7 +82,9 @@ def test_report_has_the_reference_structure_and_names_the_failure(full):
 
 
 def test_cli_first_readme_command(tmp_path):
-    result = CliRunner().invoke(main, [str(LOGS), "--fix-at", TRUTH["fix_at"]], catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, [str(LOGS), "--fix-at", TRUTH["fix_at"]], catch_exceptions=False
+    )
     assert result.exit_code == 0 and result.stderr == ""
     assert [t for lvl, t in headings(result.stdout) if lvl == 2] == list(REFERENCE_HEADINGS)
 
@@ -108,7 +112,9 @@ def test_48h_after_the_fix_signs_off():
     assert c["KopiaMaintenance jobs complete without issues"] is True
     assert c["No new futex deadlocks or hangs in mover pod logs"] is True
     blocking = [x for x in a.criteria if x.blocks_signoff]
-    assert all(x.passed for x in blocking), [(x.criterion, x.reason) for x in blocking if not x.passed]
+    assert all(x.passed for x in blocking), [
+        (x.criterion, x.reason) for x in blocking if not x.passed
+    ]
     # the script's whoami line persists after the fix: reported, not blocking
     env = [x for x in a.criteria if not x.blocks_signoff]
     assert any(x.passed is False and "whoami" in x.reason for x in env)
@@ -129,7 +135,17 @@ def test_only_20h_after_the_fix_is_observing():
     ("window", "code"),
     [
         (["--from", "2026-01-28T00:00:00Z", "--to", "2026-01-30T00:00:00Z"], 1),
-        (["--from", "2026-01-30T00:00:00Z", "--to", "2026-02-01T00:00:00Z", "--fix-at", "2026-01-29T18:00:00Z"], 0),
+        (
+            [
+                "--from",
+                "2026-01-30T00:00:00Z",
+                "--to",
+                "2026-02-01T00:00:00Z",
+                "--fix-at",
+                "2026-01-29T18:00:00Z",
+            ],
+            0,
+        ),
     ],
 )
 def test_exit_code_gates_sign_off(window, code):
@@ -148,7 +164,9 @@ def test_before_and_after_the_fix(full):
 def test_readme_report_signs_off_the_fix_and_keeps_the_additional_issues(full):
     # 54 h of data follow the fix; the last 48 h are clean, the paperless failures at 19:45 and
     # 20:45 fall before that stretch, so the fix is signed off and they stay listed as additional.
-    assert full.status == "RESOLVED", [(c.criterion, c.reason) for c in full.criteria if not c.passed]
+    assert full.status == "RESOLVED", [
+        (c.criterion, c.reason) for c in full.criteria if not c.passed
+    ]
     md = render_markdown(full)
     issues = md.split("**Additional Issues Found During Investigation:**", 1)[1]
     assert "`permission-denied`" in md and "`found-existing-data`" in issues

@@ -21,7 +21,9 @@ def kernel(tmp_path_factory):
     spec_dir = tmp_path_factory.mktemp("jupyter") / "kernels" / "kopia-postmortem-tests"
     spec_dir.mkdir(parents=True)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    (spec_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "tests", "language": "python"}))
+    (spec_dir / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "tests", "language": "python"})
+    )
     old = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "PYTHONPATH")}
     os.environ["JUPYTER_PATH"] = str(spec_dir.parent.parent)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), old["PYTHONPATH"]]))
@@ -36,8 +38,16 @@ def kernel(tmp_path_factory):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_executes(path, kernel):
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name=kernel, resources={"metadata": {"path": str(path.parent)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    NotebookClient(
+        nb, timeout=300, kernel_name=kernel, resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    errors = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.output_type == "error"
+    ]
     assert errors == []
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert images, "the duration plot was drawn"

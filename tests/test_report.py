@@ -10,13 +10,15 @@ import jsonschema
 import pytest
 from conftest import HEALTHY_BACKUP, HUNG_BACKUP, cri_dir, cri_records, write_lines
 from markdown_it import MarkdownIt
+from test_runs import T0
 
 from analyzer import analyze
 from analyzer.markdown_safe import check_markdown, headings
 from analyzer.report import REFERENCE_HEADINGS, RenderOptions, render_json, render_markdown, to_json
-from test_runs import T0
 
-SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "reports" / "analysis.schema.json").read_text())
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parent.parent / "reports" / "analysis.schema.json").read_text()
+)
 
 SECRETS = {
     "kopia-password": "Tr0ub4dor&3-kopia",
@@ -62,7 +64,13 @@ def hostile_logs(tmp_path):
     lines += [(0.5 + i / 10, "stderr", text) for i, text in enumerate(HOSTILE)]
     d = cri_dir(tmp_path, "media", "volsync-src-recyclarr-aaaaa", "kopia")
     write_lines(d / "0.log", cri_records(T0, lines))
-    d = cri_dir(tmp_path, "media", "volsync-src-recyclarr-bbbbb", "kopia", uid="11111111-2222-3333-4444-555555555555")
+    d = cri_dir(
+        tmp_path,
+        "media",
+        "volsync-src-recyclarr-bbbbb",
+        "kopia",
+        uid="11111111-2222-3333-4444-555555555555",
+    )
     write_lines(d / "0.log", cri_records(T0 + timedelta(minutes=50), HEALTHY_BACKUP))
     return tmp_path
 
@@ -104,11 +112,23 @@ def test_hostile_log_text_renders_inert(hostile_logs):
     tokens = MarkdownIt("commonmark").enable("table").parse(md)
     for tok in tokens:
         if tok.type == "html_block":
-            assert tok.content.strip().startswith(("<details>", "</details>", "<summary>")), tok.content
+            assert tok.content.strip().startswith(("<details>", "</details>", "<summary>")), (
+                tok.content
+            )
         for child in tok.children or []:
-            assert child.type != "html_inline" or child.content in ("<details>", "</details>"), child.content
+            assert child.type != "html_inline" or child.content in ("<details>", "</details>"), (
+                child.content
+            )
             if child.type == "link_open":
-                assert child.attrs["href"].startswith(("https://github.com/", "https://bugzilla.redhat.com/", "https://kopia.io/", "https://pkg.go.dev/", "https://go.dev/")), child.attrs
+                assert child.attrs["href"].startswith(
+                    (
+                        "https://github.com/",
+                        "https://bugzilla.redhat.com/",
+                        "https://kopia.io/",
+                        "https://pkg.go.dev/",
+                        "https://go.dev/",
+                    )
+                ), child.attrs
     prose = _outside_code(md)
     for live in ("@octocat", "@admin", "@here", "#123", "#99", "owner/repo#12"):
         assert live not in prose, live
@@ -120,7 +140,14 @@ def test_budget_holds_on_a_corpus_that_overflows_it(tmp_path):
     for i in range(480):
         pod = f"volsync-src-app{i % 40:02d}-{i:05d}"[:35]
         d = cri_dir(tmp_path, "media", pod, "kopia", uid=f"{i:08d}-2222-3333-4444-555555555555")
-        noisy = HUNG_BACKUP + [(1.0 + j, "stderr", f"error reading directory /data/f{i}/{j}: input/output error on inode {i * 100 + j}") for j in range(5)]
+        noisy = HUNG_BACKUP + [
+            (
+                1.0 + j,
+                "stderr",
+                f"error reading directory /data/f{i}/{j}: input/output error on inode {i * 100 + j}",
+            )
+            for j in range(5)
+        ]
         write_lines(d / "0.log", cri_records(T0 + timedelta(hours=i % 40, minutes=i // 40), noisy))
     a = analyze([str(tmp_path)])
     big = render_markdown(a, RenderOptions(max_chars=10**7))

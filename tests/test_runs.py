@@ -14,7 +14,13 @@ T0 = datetime(2026, 1, 31, 16, 0, 3, 412000, tzinfo=UTC)
 
 
 def pod_log(root, pod, lines, start, *, namespace="media", container="kopia", restart=0):
-    d = cri_dir(root, namespace, pod, container, uid=f"{abs(hash(pod)) % 10**8:08d}-1111-2222-3333-444455556666")
+    d = cri_dir(
+        root,
+        namespace,
+        pod,
+        container,
+        uid=f"{abs(hash(pod)) % 10**8:08d}-1111-2222-3333-444455556666",
+    )
     write_lines(d / f"{restart}.log", cri_records(start, lines))
 
 
@@ -50,16 +56,26 @@ def test_missing_end_is_running_until_silent_longer_than_hang_after(tmp_path):
     end = T0 + timedelta(minutes=20)
     a = analyze([str(tmp_path)], to=end.strftime("%Y-%m-%dT%H:%M:%SZ"))
     assert run_of(a, "volsync-src-sonarr-ccccc")["outcome"] == "running"
-    a = analyze([str(tmp_path)], to=end.strftime("%Y-%m-%dT%H:%M:%SZ"), hang_after=timedelta(minutes=10))
+    a = analyze(
+        [str(tmp_path)], to=end.strftime("%Y-%m-%dT%H:%M:%SZ"), hang_after=timedelta(minutes=10)
+    )
     run = run_of(a, "volsync-src-sonarr-ccccc")
     assert run["outcome"] == "hung" and run["duration_s"] == pytest.approx(20 * 60 - 0.412)
 
 
 def test_failed_run_takes_the_exit_code_of_the_summary(tmp_path):
     failing = HUNG_BACKUP + [
-        (11.3, "stdout", "error connecting to repository: unable to read format blob: error determining sharded path: error getting sharding parameters for storage: unable to complete GetBlobFromPath:/repository/.shards despite 10 retries: open /repository/.shards: permission denied"),
+        (
+            11.3,
+            "stdout",
+            "error connecting to repository: unable to read format blob: error determining sharded path: error getting sharding parameters for storage: unable to complete GetBlobFromPath:/repository/.shards despite 10 retries: open /repository/.shards: permission denied",
+        ),
         (11.4, "stdout", "Connection failed, creating new repository..."),
-        (11.7, "stderr", "unable to get repository storage: found existing data in storage location"),
+        (
+            11.7,
+            "stderr",
+            "unable to get repository storage: found existing data in storage location",
+        ),
         (11.7, "stdout", "ERROR: Failed to create repository"),
         (11.8, "stdout", "INFO: === OPERATION SUMMARY ==="),
         (11.8, "stdout", "INFO: OPERATION_RESULT: FAILURE"),
@@ -80,9 +96,31 @@ def test_pod_restarted_mid_run_is_one_run_ending_with_the_last_attempt(tmp_path)
         (12.0, "stdout", "INFO: EXIT_CODE: 1"),
         (12.0, "stdout", "INFO: === Done ==="),
     ]
-    ok = [(0.0, "stdout", "Starting kopia mover container"), (130.0, "stdout", "INFO: MAINTENANCE_STATUS: SUCCESS"), (130.0, "stdout", "INFO: MAINTENANCE_DURATION: 130"), (130.0, "stdout", "INFO: EXIT_CODE: 0"), (130.1, "stdout", "INFO: === Done ===")]
-    pod_log(tmp_path, pod, attempt, T0, namespace="volsync-system", container="kopia-maintenance", restart=0)
-    pod_log(tmp_path, pod, ok, T0 + timedelta(seconds=22), namespace="volsync-system", container="kopia-maintenance", restart=1)
+    ok = [
+        (0.0, "stdout", "Starting kopia mover container"),
+        (130.0, "stdout", "INFO: MAINTENANCE_STATUS: SUCCESS"),
+        (130.0, "stdout", "INFO: MAINTENANCE_DURATION: 130"),
+        (130.0, "stdout", "INFO: EXIT_CODE: 0"),
+        (130.1, "stdout", "INFO: === Done ==="),
+    ]
+    pod_log(
+        tmp_path,
+        pod,
+        attempt,
+        T0,
+        namespace="volsync-system",
+        container="kopia-maintenance",
+        restart=0,
+    )
+    pod_log(
+        tmp_path,
+        pod,
+        ok,
+        T0 + timedelta(seconds=22),
+        namespace="volsync-system",
+        container="kopia-maintenance",
+        restart=1,
+    )
     run = run_of(analyze([str(tmp_path)]), pod)
     assert run["role"] == "maintenance" and run["replication_source"] == "nfs-repo"
     assert run["restarts"] == 1
@@ -96,11 +134,20 @@ def test_overlapping_pods_of_one_replication_source(tmp_path):
     pod_log(tmp_path, "volsync-src-radarr-eeeee", HEALTHY_BACKUP, T0)
     pod_log(tmp_path, "volsync-src-radarr-fffff", HEALTHY_BACKUP, T0 + timedelta(seconds=20))
     a = analyze([str(tmp_path)])
-    assert [run_of(a, p)["outcome"] for p in ("volsync-src-radarr-eeeee", "volsync-src-radarr-fffff")] == ["completed", "completed"]
+    assert [
+        run_of(a, p)["outcome"] for p in ("volsync-src-radarr-eeeee", "volsync-src-radarr-fffff")
+    ] == ["completed", "completed"]
     assert run_of(a, "volsync-src-radarr-eeeee")["duration_s"] == 45.5
     # an overlapped pod without an end marker is hung, observed at least until its last line
-    pod_log(tmp_path, "volsync-src-radarr-ggggg", HUNG_BACKUP + [(30.0, "stderr", "Connected to repository.")], T0 + timedelta(hours=1))
-    pod_log(tmp_path, "volsync-src-radarr-hhhhh", HEALTHY_BACKUP, T0 + timedelta(hours=1, seconds=10))
+    pod_log(
+        tmp_path,
+        "volsync-src-radarr-ggggg",
+        HUNG_BACKUP + [(30.0, "stderr", "Connected to repository.")],
+        T0 + timedelta(hours=1),
+    )
+    pod_log(
+        tmp_path, "volsync-src-radarr-hhhhh", HEALTHY_BACKUP, T0 + timedelta(hours=1, seconds=10)
+    )
     run = run_of(analyze([str(tmp_path)]), "volsync-src-radarr-ggggg")
     assert run["outcome"] == "hung" and run["duration_s"] == 30.0
 
@@ -118,7 +165,10 @@ def test_kopia_cli_log_lines_attach_to_the_run_they_explain(tmp_path):
     pod_log(tmp_path, "volsync-src-recyclarr-bbbbb", HEALTHY_BACKUP, T0 + timedelta(minutes=50))
     cli = tmp_path / "cache" / "media" / "volsync-src-recyclarr-cache" / "logs" / "cli-logs"
     stamp = (T0 + timedelta(seconds=0.5)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    write_lines(cli / "kopia-20260131-160003-57-repository-connect-filesystem.0.log", [f"{stamp} ERROR kopia/repo Cannot determine current user: user: unknown userid 1000"])
+    write_lines(
+        cli / "kopia-20260131-160003-57-repository-connect-filesystem.0.log",
+        [f"{stamp} ERROR kopia/repo Cannot determine current user: user: unknown userid 1000"],
+    )
     a = analyze([str(tmp_path)])
     finding = a.findings.filter(pl.col("signature") == "unknown-userid").row(0, named=True)
     assert finding["count"] == 1 and finding["in_kopia_logs"] == 1

@@ -226,12 +226,12 @@ def read_files(
     """
     report = ReadReport()
     entries = expand_paths(paths, report)
-    if overrides and any((overrides.namespace, overrides.pod, overrides.container)):
-        if len(entries) != 1:
-            raise InputError(
-                "--namespace/--pod/--container apply to a single input file; "
-                f"{len(entries)} files were given"
-            )
+    named = overrides and any((overrides.namespace, overrides.pod, overrides.container))
+    if named and len(entries) != 1:
+        raise InputError(
+            "--namespace/--pod/--container apply to a single input file; "
+            f"{len(entries)} files were given"
+        )
     frames: list[pl.DataFrame] = []
     for path, explicit in entries:
         try:
