@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from . import catalog as catalog_mod
-from . import envelopes, findings, kube, validation
+from . import envelopes, findings, kube, templates, validation
 from . import runs as runs_mod
 from .events import UTC_NS, empty_events, finalize
 from .sources.files import Overrides, ReadReport, read_files
@@ -183,9 +183,5 @@ def _unclassified(
     events: pl.DataFrame, matches: pl.DataFrame, fix_at: datetime | None
 ) -> pl.DataFrame:
     """Problem lines no signature explains, grouped into templates."""
-    try:
-        from . import templates
-    except ImportError:  # pragma: no cover - the miner is optional during development
-        return pl.DataFrame()
     matched = events["event_id"].is_in(matches["event_id"].unique().implode())
     return templates.mine(events, matched, fix_at=fix_at)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from . import catalog
+from . import catalog, report, templates
 from .analysis import analyze
 from .report import DEFAULT_MAX_CHARS, RenderOptions, render_json, render_markdown
 from .sources.files import InputError, Overrides
@@ -125,6 +125,12 @@ def _test_patterns(directory: str) -> int:
     "--list-patterns", is_flag=True, help="List the catalog (built-in plus --patterns) and exit."
 )
 @click.option(
+    "--starter-pattern",
+    metavar="N",
+    type=click.IntRange(min=1),
+    help="Print a pattern file for unrecognised-error template N (1 = most frequent) and exit.",
+)
+@click.option(
     "--test-patterns",
     metavar="DIR",
     type=click.Path(),
@@ -150,6 +156,7 @@ def main(
     redact_hosts: bool,
     exit_code: bool,
     list_patterns: bool,
+    starter_pattern: int | None,
     test_patterns: str | None,
 ) -> None:
     """Analyse Kopia / VolSync mover logs in PATHS (files, directories, globs, `-` for stdin)
@@ -177,6 +184,9 @@ def main(
     except (WindowError, InputError, catalog.CatalogError) as exc:
         _fail(str(exc))
     options = RenderOptions(redact=not no_redact, redact_hosts=redact_hosts, max_chars=max_chars)
+    if starter_pattern:
+        sys.stdout.write(_starter(analysis, starter_pattern, options))
+        return
     text = render_json(analysis, options) if fmt == "json" else render_markdown(analysis, options)
     if output:
         Path(output).write_text(text, encoding="utf-8")
@@ -187,6 +197,14 @@ def main(
             sys.exit(EXIT_USAGE)
         if analysis.status != "RESOLVED":
             sys.exit(EXIT_CRITERIA)
+
+
+def _starter(analysis, n: int, options: RenderOptions) -> str:
+    """The starter pattern file for template N of the (redacted) unrecognised errors."""
+    unclassified = report.redacted(analysis, options).unclassified
+    if n > unclassified.height:
+        _fail(f"--starter-pattern: there are {unclassified.height} unrecognised-error templates")
+    return templates.starter_pattern(unclassified.row(n - 1, named=True))
 
 
 if __name__ == "__main__":  # pragma: no cover

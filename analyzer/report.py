@@ -91,6 +91,13 @@ def _redact_values(value: Any, redactor: Redactor) -> Any:
     return value
 
 
+def redacted(analysis: Analysis, options: RenderOptions) -> Analysis:
+    """The analysis as the report will show it (redacted unless `--no-redact`)."""
+    if not options.redact:
+        return analysis
+    return redact_analysis(analysis, Redactor(redact_hosts=options.redact_hosts))
+
+
 def _num(value: float | None, digits: int = 0) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
@@ -171,10 +178,10 @@ class _View:
             "role": run["role"] or "",
             "start": fmt_utc(run["start"]),
             "end": fmt_utc(run["end"]) if run["end"] else "—",
+            "last": fmt_utc(run["last_activity"]),
             "duration": fmt_duration(run["duration_s"], lower_bound=run["duration_is_lower_bound"]),
             "outcome": run["outcome"],
             "exit": "" if run["exit_code"] is None else str(run["exit_code"]),
-            "last": run["last_message"] or "",
         }
 
     def listed_runs(self) -> tuple[list[dict[str, str]], int]:
