@@ -16,8 +16,29 @@ from . import catalog as catalog_mod
 from . import envelopes, findings, kube, templates, validation
 from . import runs as runs_mod
 from .events import UTC_NS, empty_events, finalize
+from .sources import loki as loki_source
 from .sources.files import Overrides, ReadReport, read_files
-from .timeutil import Window, resolve_window
+from .timeutil import Window, fmt_utc, resolve_window
+
+#: Without a time flag, a Loki query covers the last 48 hours (a sign-off window).
+LOKI_DEFAULT_SINCE = "48h"
+#: `mode="auto"` pushes filters down to Loki for windows longer than this many hours.
+PUSHDOWN_AFTER_HOURS = 12
+#: Problem words and prefixes kept in pushdown mode, so unrecognised errors still surface.
+PROBLEM_FILTER = (
+    r"(?i)(?:^(?:error|warn)\b|\b(?:error|failed|unable to|cannot|denied|panic|fatal|timeout)\b)"
+)
+
+
+@dataclass(frozen=True)
+class LokiRequest:
+    """Where and how to read from Loki: the connection, the streams and the transfer mode."""
+
+    config: loki_source.LokiConfig
+    selector: str = loki_source.DEFAULT_SELECTOR
+    mode: str = "auto"  # auto, full or pushdown
+    parallel: int = 4
+    progress: bool | None = None
 
 
 @dataclass
@@ -80,6 +101,66 @@ def events_from_raw(raw: pl.DataFrame) -> pl.DataFrame:
     return finalize(frame)
 
 
+def events_from_loki(lines: pl.DataFrame) -> pl.DataFrame:
+    """Loki lines (already without their node envelope) -> the canonical events table."""
+    if lines.height == 0:
+        return empty_events()
+    frame = lines.with_columns(
+        pl.lit("loki").alias("envelope"),
+        pl.lit(True).alias("parsed"),
+        pl.lit(None, dtype=pl.String).alias("level"),
+        pl.lit(None, dtype=pl.String).alias("module"),
+        pl.lit(None, dtype=pl.String).alias("replication_source"),
+        pl.lit(None, dtype=pl.String).alias("role"),
+    )
+    return finalize(envelopes.console_lines(frame))
+
+
+def pushdown_filters(signatures: Sequence[catalog_mod.Signature]) -> list[str]:
+    """What pushdown mode asks Loki for: catalog regexes, run markers, environment facts and
+    problem words. Everything the analysis reads from a line is in this list."""
+    wanted = [
+        *(rx for sig in signatures for rx in sig.regex),
+        *runs_mod.MARKERS,
+        *kube.LOG_FACTS,
+        PROBLEM_FILTER,
+    ]
+    return [catalog_mod.anonymous(rx) for rx in wanted]
+
+
+def fetch_loki(
+    request: LokiRequest, window: Window, signatures: Sequence[catalog_mod.Signature]
+) -> tuple[loki_source.LokiResult, dict]:
+    """Fetch the window from Loki in the requested mode; also return the report's summary."""
+    assert window.start is not None and window.end is not None
+    mode = request.mode
+    if mode == "auto":
+        hours = (window.end - window.start).total_seconds() / 3600
+        mode = "pushdown" if hours > PUSHDOWN_AFTER_HOURS else "full"
+    result = loki_source.fetch(
+        request.config,
+        window.start,
+        window.end,
+        selector=request.selector,
+        mode=mode,
+        line_filters=pushdown_filters(signatures) if mode == "pushdown" else (),
+        parallel=request.parallel,
+        progress=request.progress,
+    )
+    info = {
+        "addr": request.config.safe_addr,
+        "query": result.query if mode == "full" else request.selector + " |~ <catalog filters>",
+        "mode": result.mode,
+        "from": fmt_utc(window.start),
+        "to": fmt_utc(window.end),
+        "requests": result.requests,
+        "bytes_received": result.bytes_received,
+        "lines_received": result.lines_received,
+        "lines_kept": result.lines.height,
+    }
+    return result, info
+
+
 def in_window(events: pl.DataFrame, window: Window) -> pl.Expr:
     """Rows inside [start, end); rows with no time at all are kept (counted, not placed)."""
     cond = pl.lit(True)
@@ -103,23 +184,31 @@ def analyze(
     validation_hours: float = 48.0,
     overrides: Overrides | None = None,
     now: datetime | None = None,
-    extra_events: pl.DataFrame | None = None,
-    loki_info: dict | None = None,
-    gaps: Sequence[dict] = (),
+    loki: LokiRequest | None = None,
 ) -> Analysis:
-    """Run the whole analysis over local paths (and/or events fetched elsewhere, e.g. Loki)."""
+    """Run the whole analysis over local paths and/or a Loki query."""
+    if loki is not None and not (since or from_):
+        since = LOKI_DEFAULT_SINCE
     window = resolve_window(since=since, until=until, from_=from_, to=to, now=now)
     cat = catalog_mod.load_catalog(patterns)
     read = ReadReport()
-    raw = None
+    parts: list[pl.DataFrame] = []
     if paths:
         raw, read = read_files(paths, overrides)
-    parts = [events_from_raw(raw)] if raw is not None else []
-    if extra_events is not None:
-        parts.append(extra_events)
+        parts.append(events_from_raw(raw))
+    activity = None
+    loki_info: dict | None = None
+    gaps: list[dict] = []
+    if loki is not None:
+        result, loki_info = fetch_loki(loki, window, cat.signatures)
+        parts.append(events_from_loki(result.lines))
+        gaps = list(result.gaps)
+        activity = result.activity if result.mode == "pushdown" else None
     events = finalize(pl.concat(parts, how="vertical_relaxed")) if parts else empty_events()
     total = events.height
     events = finalize(events.filter(in_window(events, window)))
+    documents = [d for _, d in read.kube_documents]
+    events = kube.fill_namespaces(events, documents)
     inputs = Inputs(
         paths=list(paths),
         files=read.files,
@@ -138,11 +227,13 @@ def analyze(
     window_end = window.end or data_end
 
     matches = catalog_mod.match_events(events, cat.signatures)
-    runs = runs_mod.reconstruct_runs(events, window_end=window_end, hang_after=hang_after)
+    runs = runs_mod.reconstruct_runs(
+        events, window_end=window_end, hang_after=hang_after, activity=activity
+    )
     run_map = runs_mod.attach_to_runs(events, runs)
     probable = findings.probable_user_lookup_hangs(runs, events, matches, run_map)
     found = findings.summarise(matches, events, runs, run_map, cat.signatures, probable)
-    environment = kube.environment(events, runs, matches, [d for _, d in read.kube_documents])
+    environment = kube.environment(events, runs, matches, documents)
     criteria = validation.evaluate(
         runs=runs,
         matches=matches,

@@ -243,9 +243,20 @@ def load_catalog(user_dirs: Sequence[str | Path] = (), *, builtin: bool = True) 
     )
 
 
+_LEADING_FLAGS = re.compile(r"^\(\?([a-zA-Z]+)\)")
+
+
+def anonymous(regex: str) -> str:
+    """`regex` made safe to share one alternation with others: named groups become
+    non-capturing, and leading flags like `(?i)` are scoped to it as `(?i:...)`."""
+    regex = _NAMED_GROUP.sub("(?:", regex)
+    flags = _LEADING_FLAGS.match(regex)
+    return f"(?{flags.group(1)}:{regex[flags.end() :]})" if flags else regex
+
+
 def prefilter_regex(signatures: Iterable[Signature]) -> str:
     """One alternation of every regex with group names removed (names may repeat across files)."""
-    parts = [_NAMED_GROUP.sub("(?:", rx) for sig in signatures for rx in sig.regex]
+    parts = [anonymous(rx) for sig in signatures for rx in sig.regex]
     return "|".join(f"(?:{p})" for p in parts) if parts else "$^"
 
 

@@ -6,15 +6,17 @@ Exit codes: 0 success; 1 with `--exit-code` when a sign-off criterion fails or c
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from . import catalog, report, templates
-from .analysis import analyze
+from .analysis import LokiRequest, analyze
 from .report import DEFAULT_MAX_CHARS, RenderOptions, render_json, render_markdown
 from .sources.files import InputError, Overrides
+from .sources.loki import DEFAULT_SELECTOR, LokiConfig, LokiError
 from .timeutil import WindowError, parse_duration, parse_time
 
 EXIT_OK, EXIT_CRITERIA, EXIT_USAGE = 0, 1, 2
@@ -121,6 +123,25 @@ def _test_patterns(directory: str) -> int:
     is_flag=True,
     help="Exit 1 when a sign-off criterion fails or cannot be shown, 2 on a data gap.",
 )
+@click.option("--loki", "loki_addr", metavar="URL", help="Read from Loki at URL (or $LOKI_ADDR).")
+@click.option("--selector", default=None, metavar="LOGQL", help="Stream selector for Loki.")
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "full", "pushdown"]),
+    default="auto",
+    show_default=True,
+    help="Loki transfer: every line, or only what the analysis reads (auto: pushdown past 12 h).",
+)
+@click.option("--parallel", default=4, show_default=True, type=click.IntRange(1, 32))
+@click.option("--username", help="Loki basic-auth user ($LOKI_USERNAME).")
+@click.option("--password", help="Loki basic-auth password ($LOKI_PASSWORD).")
+@click.option("--bearer-token", help="Loki bearer token ($LOKI_BEARER_TOKEN).")
+@click.option("--bearer-token-file", type=click.Path(), help="File holding the bearer token.")
+@click.option("--org-id", help="Tenant, sent as X-Scope-OrgID ($LOKI_ORG_ID).")
+@click.option("--ca-cert", type=click.Path(), help="CA bundle for Loki's TLS ($LOKI_CA_CERT_PATH).")
+@click.option("--cert", type=click.Path(), help="Client certificate ($LOKI_CLIENT_CERT_PATH).")
+@click.option("--key", type=click.Path(), help="Client key ($LOKI_CLIENT_KEY_PATH).")
+@click.option("--tls-skip-verify", is_flag=True, default=None, help="Do not verify Loki's TLS.")
 @click.option(
     "--list-patterns", is_flag=True, help="List the catalog (built-in plus --patterns) and exit."
 )
@@ -158,6 +179,19 @@ def main(
     list_patterns: bool,
     starter_pattern: int | None,
     test_patterns: str | None,
+    loki_addr: str | None,
+    selector: str | None,
+    mode: str,
+    parallel: int,
+    username: str | None,
+    password: str | None,
+    bearer_token: str | None,
+    bearer_token_file: str | None,
+    org_id: str | None,
+    ca_cert: str | None,
+    cert: str | None,
+    key: str | None,
+    tls_skip_verify: bool | None,
 ) -> None:
     """Analyse Kopia / VolSync mover logs in PATHS (files, directories, globs, `-` for stdin)
     and write a postmortem in the structure of a resolved-incident write-up."""
@@ -167,8 +201,30 @@ def main(
             return
         if test_patterns:
             sys.exit(_test_patterns(test_patterns))
-        if not paths:
-            _fail("no input: give log files, directories or globs (or - for stdin)")
+        loki = None
+        if loki_addr or (not paths and os.environ.get("LOKI_ADDR")):
+            config = LokiConfig.from_env(
+                os.environ,
+                addr=loki_addr,
+                username=username,
+                password=password,
+                bearer_token=bearer_token,
+                bearer_token_file=bearer_token_file,
+                org_id=org_id,
+                ca_cert_path=ca_cert,
+                client_cert_path=cert,
+                client_key_path=key,
+                tls_skip_verify=tls_skip_verify,
+            )
+            loki = LokiRequest(
+                config,
+                selector=selector or DEFAULT_SELECTOR,
+                mode=mode,
+                parallel=parallel,
+                progress=None,
+            )
+        if not paths and loki is None:
+            _fail("no input: give log files, directories or globs (or - for stdin), or --loki URL")
         analysis = analyze(
             paths,
             since=since,
@@ -180,8 +236,9 @@ def main(
             hang_after=parse_duration(hang_after, flag="--hang-after"),
             validation_hours=validation_hours,
             overrides=Overrides(namespace, pod, container),
+            loki=loki,
         )
-    except (WindowError, InputError, catalog.CatalogError) as exc:
+    except (WindowError, InputError, catalog.CatalogError, LokiError) as exc:
         _fail(str(exc))
     options = RenderOptions(redact=not no_redact, redact_hosts=redact_hosts, max_chars=max_chars)
     if starter_pattern:

@@ -20,6 +20,8 @@ BACKEND_RE = (
 FS_PATH_RE = r"^Using filesystem path: (\S+)"
 S3_ENDPOINT_RE = r"^Resolved S3_ENDPOINT: (\S+)"
 KOPIA_VERSION_RE = r"^(\d+\.\d+\.\d+(?:-\S+)?) build: "
+#: The lines the Environment section reads; pushdown mode asks Loki for them.
+LOG_FACTS = (BACKEND_RE, FS_PATH_RE, S3_ENDPOINT_RE, KOPIA_VERSION_RE)
 
 
 def _values(events: pl.DataFrame, pattern: str) -> list[dict[str, Any]]:
@@ -64,6 +66,24 @@ def replication_sources(documents: Sequence[dict]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def fill_namespaces(events: pl.DataFrame, documents: Sequence[dict]) -> pl.DataFrame:
+    """Give lines without a namespace (saved `kubectl logs` files name none) the namespace of
+    their ReplicationSource, when the dumps name exactly one ReplicationSource of that name."""
+    names = [(r["name"], r["namespace"]) for r in replication_sources(documents) if r["name"]]
+    if not names or events.height == 0:
+        return events
+    known = (
+        pl.DataFrame(names, schema=["replication_source", "_ns"], orient="row")
+        .unique()
+        .filter(pl.len().over("replication_source") == 1)
+    )
+    return (
+        events.join(known, on="replication_source", how="left", maintain_order="left")
+        .with_columns(pl.coalesce("namespace", "_ns").alias("namespace"))
+        .drop("_ns")
+    )
 
 
 def pods(documents: Sequence[dict]) -> list[dict[str, Any]]:

@@ -46,6 +46,21 @@ CONNECT_EXEC_RE = r"^Executing connection command\.\.\.\s*$"
 MAINTENANCE_DEADLINE = timedelta(hours=3)
 SCHEDULED_MINUTE_RE = r"^kopia-maint-.+-[0-9a-f]{16}-(\d+)-[a-z0-9]{5}$"
 
+#: Every line the run reconstruction reads; pushdown mode asks Loki for exactly these.
+MARKERS = (
+    START_RE,
+    DONE_RE,
+    EXIT_CODE_RE,
+    RESULT_RE,
+    MAINT_STATUS_RE,
+    REPORTED_DURATION_RE,
+    SUCCESS_END_RE,
+    CACHE_EXHAUSTION_RE,
+    SCRIPT_EXIT_RE,
+    VERSION_RE,
+    CONNECT_EXEC_RE,
+)
+
 RUNS_SCHEMA = {
     "run_id": pl.Int64,
     "namespace": pl.String,
@@ -87,16 +102,32 @@ def reconstruct_runs(
     *,
     window_end: datetime | None = None,
     hang_after: timedelta = timedelta(minutes=30),
+    activity: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Build the runs table from pod output; `window_end` defaults to the newest event."""
+    """Build the runs table from pod output; `window_end` defaults to the newest event.
+
+    `activity` (per pod `lines` and `last_ts`, from Loki's `count_over_time` in pushdown mode)
+    stands in for the lines that were not downloaded: it gives the line count, and a pod's last
+    minute of activity moves its last activity forward to at least that minute's start.
+    """
     lines = pod_output(events)
     if lines.height == 0:
         return pl.DataFrame(schema=RUNS_SCHEMA)
     end_of_window = window_end or events["ts"].max()
     # File order is write order: order a pod's files (restarts, rotations) by their first time,
     # then lines by number, so one skewed timestamp cannot move a run's start or end.
-    lines = lines.with_columns(pl.col("ts").min().over("source").alias("_file_start")).sort(
-        "pod", "_file_start", "source", "line_no", maintain_order=True
+    # Loki returns a pod's stdout and stderr as separate time-ordered streams: merge them by time.
+    from_loki = pl.col("envelope") == "loki"
+    lines = (
+        lines.with_columns(
+            pl.when(from_loki).then(pl.col("pod")).otherwise(pl.col("source")).alias("_segment"),
+            pl.when(from_loki)
+            .then(pl.col("ts").cast(pl.Int64))
+            .otherwise(pl.col("line_no"))
+            .alias("_order"),
+        )
+        .with_columns(pl.col("ts").min().over("_segment").alias("_file_start"))
+        .sort("pod", "_file_start", "_segment", "_order", maintain_order=True)
     )
     msg = pl.col("message")
     per_pod = lines.group_by("pod", maintain_order=True).agg(
@@ -138,9 +169,27 @@ def reconstruct_runs(
         .list.any()
         .alias("stalled_after_connect"),
     )
+    if activity is not None and activity.height:
+        per_pod = _with_activity(per_pod, activity)
     per_pod = _script_exit_codes(per_pod)
     per_pod = _replacements(per_pod)
     return _outcomes(per_pod, end_of_window, hang_after)
+
+
+def _with_activity(per_pod: pl.DataFrame, activity: pl.DataFrame) -> pl.DataFrame:
+    seen = activity.group_by("pod").agg(
+        pl.col("lines").sum().alias("_act_lines"), pl.col("last_ts").max().alias("_act_last")
+    )
+    return (
+        per_pod.join(seen, on="pod", how="left")
+        .with_columns(
+            pl.max_horizontal("lines", "_act_lines").cast(pl.Int64).alias("lines"),
+            pl.max_horizontal(
+                "last_activity", pl.col("_act_last") - pl.lit(timedelta(minutes=1))
+            ).alias("last_activity"),
+        )
+        .drop("_act_lines", "_act_last")
+    )
 
 
 def _script_exit_codes(frame: pl.DataFrame) -> pl.DataFrame:

@@ -1,0 +1,153 @@
+"""The example corpus served by the emulated Loki gives the same analysis as the same files.
+
+Loki ships pod output only (stdout/stderr), not Kopia's own log files on the cache volume nor
+Kubernetes dumps, so both sides read the pod logs: files from `examples/logs/{nodes,kubectl}`,
+Loki from those lines pushed with Promtail's labels (formats.md §6.4).
+"""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+from conftest import EXAMPLES
+from loki_emulator import QUERY_RANGE, Fault, LokiEmulator, fail_when
+
+from analyzer import analyze
+from analyzer.analysis import LokiRequest
+from analyzer.cli import main
+from analyzer.report import to_json
+from analyzer.sources.loki import LokiConfig
+
+# the Kubernetes dumps name the namespace of the pods saved with `kubectl logs`
+POD_LOGS = [str(EXAMPLES / "logs" / d) for d in ("nodes", "kubectl", "kube")]
+WINDOW = {"from_": "2026-01-28T00:00:00Z", "to": "2026-02-01T00:00:00Z"}
+FIX = "2026-01-29T18:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def from_files():
+    from datetime import datetime
+
+    return analyze(POD_LOGS, fix_at=datetime.fromisoformat(FIX), **WINDOW)
+
+
+def promtail_streams(events: pl.DataFrame) -> list[tuple[dict, list]]:
+    """One Loki stream per (pod, container, stream), labelled as Promtail's Helm chart does."""
+    out = []
+    for (ns, pod, container, stream), group in events.group_by(
+        ["namespace", "pod", "container", "stream"], maintain_order=True
+    ):
+        app = pod.rsplit("-", 1)[0]
+        labels = {
+            "namespace": ns,
+            "pod": pod,
+            "container": container or "kopia",
+            "app": app,
+            "job": f"{ns}/{app}",
+            "node_name": "k8s-w1",
+            "stream": stream or "stdout",
+        }
+        entries = list(zip(group["ts"].cast(pl.Int64).to_list(), group["message"].to_list()))
+        out.append((labels, entries))
+    return out
+
+
+@pytest.fixture(scope="module")
+def loki(from_files):
+    emulator = LokiEmulator(gzip_responses=True)
+    for labels, entries in promtail_streams(from_files.events):
+        emulator.push(labels, entries)
+    with emulator:
+        yield emulator
+
+
+def comparable(analysis) -> dict:
+    data = to_json(analysis)
+    data.pop("inputs")
+    return data
+
+
+@pytest.mark.parametrize("mode", ["full", "pushdown"])
+def test_loki_gives_the_same_runs_findings_and_status_as_files(from_files, loki, mode):
+    from datetime import datetime
+
+    request = LokiRequest(LokiConfig(addr=loki.url), mode=mode, parallel=4, progress=False)
+    via_loki = analyze(loki=request, fix_at=datetime.fromisoformat(FIX), **WINDOW)
+    want, got = comparable(from_files), comparable(via_loki)
+    assert got["runs"] == want["runs"]
+    assert got["findings"] == want["findings"]
+    assert got["validation"] == want["validation"]
+    assert got["status"] == want["status"]
+    if mode == "full":
+        assert got == want
+    info = via_loki.inputs.loki
+    assert info["mode"] == mode and info["requests"] > 0 and info["bytes_received"] > 0
+    if mode == "pushdown":
+        assert info["lines_received"] < from_files.events.height / 3
+
+
+def test_cli_reads_loki_from_the_environment(loki, monkeypatch):
+    monkeypatch.setenv("LOKI_ADDR", loki.url)
+    result = CliRunner().invoke(
+        main,
+        ["--from", WINDOW["from_"], "--to", WINDOW["to"], "--format", "json", "--mode", "full"],
+    )
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["inputs"]["loki"]["mode"] == "full" and len(data["runs"]) > 600
+
+
+def test_a_sub_range_failing_for_good_is_a_gap_in_the_report_and_exit_2(from_files, monkeypatch):
+    from dataclasses import replace
+
+    import analyzer.cli as cli_mod
+
+    bad_from = "2026-01-31T00:00:00Z"
+
+    def in_bad_range(info):
+        if info.path != QUERY_RANGE:
+            return False
+        from analyzer.sources.loki import to_ns
+        from datetime import datetime
+
+        start = int(info.params["start"])
+        return (
+            to_ns(datetime.fromisoformat(bad_from))
+            <= start
+            < to_ns(datetime.fromisoformat("2026-01-31T06:00:00Z"))
+        )
+
+    emulator = LokiEmulator(faults=fail_when(in_bad_range, Fault.http(503)))
+    for labels, entries in promtail_streams(from_files.events):
+        emulator.push(labels, entries)
+    fast = cli_mod.LokiConfig.from_env
+    monkeypatch.setattr(
+        cli_mod.LokiConfig,
+        "from_env",
+        classmethod(
+            lambda cls, env, **kw: replace(fast(env, **kw), backoff_base_s=0.01, backoff_max_s=0.02)
+        ),
+    )
+    with emulator:
+        args = [
+            "--loki",
+            emulator.url,
+            "--mode",
+            "full",
+            "--from",
+            "2026-01-30T00:00:00Z",
+            "--to",
+            WINDOW["to"],
+        ]
+        result = CliRunner().invoke(main, [*args, "--exit-code"])
+        data = json.loads(CliRunner().invoke(main, [*args, "--format", "json"]).stdout)
+    assert result.exit_code == 2, result.stderr
+    assert "**Data gaps (the record is incomplete here):**" in result.stdout
+    gaps = data["inputs"]["gaps"]
+    assert gaps and all("503" in g["reason"] for g in gaps)
+    assert min(g["from"] for g in gaps) >= bad_from
+    syncs = next(c for c in data["validation"] if c["criterion"] == "48 hours of successful syncs")
+    assert syncs["passed"] is None and "gap" in syncs["reason"]
