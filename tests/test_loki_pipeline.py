@@ -50,7 +50,7 @@ def promtail_streams(events: pl.DataFrame) -> list[tuple[dict, list]]:
             "node_name": "k8s-w1",
             "stream": stream or "stdout",
         }
-        entries = list(zip(group["ts"].cast(pl.Int64).to_list(), group["message"].to_list()))
+        entries = list(zip(group["ts"].cast(pl.Int64).to_list(), group["message"].to_list(), strict=True))
         out.append((labels, entries))
     return out
 
@@ -110,8 +110,9 @@ def test_a_sub_range_failing_for_good_is_a_gap_in_the_report_and_exit_2(from_fil
     def in_bad_range(info):
         if info.path != QUERY_RANGE:
             return False
-        from analyzer.sources.loki import to_ns
         from datetime import datetime
+
+        from analyzer.sources.loki import to_ns
 
         start = int(info.params["start"])
         return (
