@@ -77,6 +77,8 @@ class Analysis:
     findings: pl.DataFrame
     per_source: pl.DataFrame
     before_after: pl.DataFrame
+    segments: pl.DataFrame
+    buckets: pl.DataFrame
     environment: dict
     criteria: list[validation.Criterion]
     status: str
@@ -263,6 +265,8 @@ def analyze(
         findings=found,
         per_source=findings.per_replication_source(runs),
         before_after=findings.before_after(runs, fix_at),
+        segments=findings.outcome_segments(runs),
+        buckets=findings.duration_buckets(runs),
         environment=environment,
         criteria=criteria,
         status=validation.status(criteria),

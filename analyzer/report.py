@@ -227,9 +227,10 @@ class _View:
         ]
 
     def gantt(self) -> str:
-        """Mermaid gantt of runs per ReplicationSource; hung runs `crit`, failed `active`."""
-        limit = self.level["runs"]
-        if limit == 0 or self.runs.height == 0:
+        """Mermaid gantt: per ReplicationSource, one bar per stretch of runs with the same
+        outcome; hung stretches are `crit`, failed ones `active`."""
+        segments = self.a.segments
+        if segments.height == 0:
             return ""
         lines = [
             "gantt",
@@ -237,23 +238,52 @@ class _View:
             "    dateFormat YYYY-MM-DDTHH:mm:ss",
             "    axisFormat %m-%d %H:%M",
         ]
-        shown = self.runs.sort("start").head(max(limit, 1) * 2)
-        for (ns, rs), group in shown.group_by(
-            ["namespace", "replication_source"], maintain_order=True
-        ):
-            section = _mermaid_text(f"{ns or '?'}/{rs or '?'}")
-            lines.append(f"    section {section}")
-            for r in group.iter_rows(named=True):
-                tag = {"hung": "crit, ", "failed": "active, "}.get(r["outcome"], "")
-                secs = max(int(r["duration_s"] or 1), 1)
-                label = _mermaid_text(
-                    f"{r['outcome']} "
-                    f"{fmt_duration(r['duration_s'], lower_bound=r['duration_is_lower_bound'])}"
-                )
-                lines.append(
-                    f"    {label} :{tag}{r['start'].strftime('%Y-%m-%dT%H:%M:%S')}, {secs}s"
-                )
+        keys = ["namespace", "replication_source", "role"]
+        for (ns, rs, role), group in segments.group_by(keys, maintain_order=True):
+            name = f"{ns or '?'}/{rs or '?'}" + (" (maintenance)" if role == "maintenance" else "")
+            lines.append(f"    section {_mermaid_text(name)}")
+            for seg in group.iter_rows(named=True):
+                tag = {"hung": "crit, ", "failed": "active, "}.get(seg["outcome"], "")
+                secs = max(int((seg["to"] - seg["from"]).total_seconds()), 60)
+                label = _mermaid_text(f"{seg['runs']} {seg['outcome']}")
+                stamp = seg["from"].strftime("%Y-%m-%dT%H:%M:%S")
+                lines.append(f"    {label} :{tag}{stamp}, {secs}s")
         return "\n".join(lines)
+
+    def segments(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "rs": f"{r['namespace'] or '?'}/{r['replication_source'] or '?'}",
+                "role": r["role"] or "",
+                "outcome": r["outcome"],
+                "runs": r["runs"],
+                "from": fmt_utc(r["from"]),
+                "to": fmt_utc(r["to"]),
+                "median": fmt_duration(r["median_s"], lower_bound=r["outcome"] == "hung"),
+                "max": fmt_duration(r["max_s"], lower_bound=r["outcome"] == "hung"),
+            }
+            for r in self.a.segments.iter_rows(named=True)
+        ]
+
+    def duration_chart(self) -> str:
+        """Mermaid xychart: median sync duration (minutes) per time bucket."""
+        buckets = self.a.buckets
+        if buckets.height < 2:
+            return ""
+        width = buckets["width_h"][0]
+        labels = ", ".join(f'"{b.strftime("%m-%d %H")}"' for b in buckets["bucket"])
+        values = ", ".join(f"{(m or 0) / 60:.1f}" for m in buckets["median_s"])
+        top = max(1.0, max((m or 0) for m in buckets["median_s"]) / 60 * 1.1)
+        return "\n".join(
+            [
+                "xychart-beta",
+                f'    title "Median sync duration per {width} h '
+                '(minutes; hung runs as lower bounds)"',
+                f"    x-axis [{labels}]",
+                f'    y-axis "minutes" 0 --> {top:.0f}',
+                f"    bar [{values}]",
+            ]
+        )
 
     def references(self) -> list[dict[str, str]]:
         seen: dict[str, str] = {}
