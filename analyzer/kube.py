@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
+import pytimeparse2
 
 BACKEND_RE = (
     r"^Connecting to (S3|Azure|GCS|filesystem|Backblaze B2|WebDAV|SFTP|Rclone|Google Drive) "
@@ -128,6 +129,34 @@ def jobs(documents: Sequence[dict]) -> list[dict[str, Any]]:
     return rows
 
 
+def cross_check(rs_rows: list[dict[str, Any]], runs: pl.DataFrame) -> list[dict[str, Any]]:
+    """Each ReplicationSource's own bookkeeping beside the last completed run the logs show.
+
+    `lastSyncDuration` also counts scheduling and snapshot/PVC handling around the mover, so it
+    runs a little longer than the mover pod; a large gap, or a `lastSyncTime` that is not the
+    logs' last completion, means the two records disagree and deserves a look.
+    """
+    done = runs.filter((pl.col("outcome") == "completed") & (pl.col("role") == "source"))
+    last = done.sort("start").group_by("namespace", "replication_source").agg(
+        pl.col("end").last(), pl.col("duration_s").last(), pl.col("pod").last()
+    )
+    by_key = {(r["namespace"], r["replication_source"]): r for r in last.iter_rows(named=True)}
+    out = []
+    for row in rs_rows:
+        seen = by_key.get((row["namespace"], row["name"]))
+        status_s = pytimeparse2.parse(row["last_sync_duration"] or "")
+        out.append(
+            {
+                **row,
+                "status_duration_s": status_s,
+                "log_end": seen["end"] if seen else None,
+                "log_duration_s": seen["duration_s"] if seen else None,
+                "log_pod": seen["pod"] if seen else None,
+            }
+        )
+    return out
+
+
 def environment(
     events: pl.DataFrame, runs: pl.DataFrame, matches: pl.DataFrame, documents: Sequence[dict]
 ) -> dict[str, Any]:
@@ -168,7 +197,7 @@ def environment(
         "failed_uids": uids,
         "images": sorted({img for row in pod_rows for img in row["images"]}),
         "security_context": dict(sorted(contexts)),
-        "replication_sources": replication_sources(documents),
+        "replication_sources": cross_check(replication_sources(documents), runs),
         "pods": pod_rows,
         "jobs": jobs(documents),
     }

@@ -170,3 +170,15 @@ def test_readme_report_signs_off_the_fix_and_keeps_the_additional_issues(full):
     md = render_markdown(full)
     issues = md.split("**Additional Issues Found During Investigation:**", 1)[1]
     assert "`permission-denied`" in md and "`found-existing-data`" in issues
+
+
+def test_kubernetes_dumps_fill_environment_and_cross_check_durations(full):
+    env = full.environment
+    assert env["images"] == ["ghcr.io/rcdailey/volsync:0.17.7-cgo-fix-v2"]
+    assert env["security_context"]["runAsUser"] == 1000
+    assert len(env["replication_sources"]) == 7
+    for rs in env["replication_sources"]:
+        status_end = datetime.fromisoformat(rs["last_sync_time"])
+        assert abs((status_end - rs["log_end"]).total_seconds()) < 5, rs["name"]
+        # the status duration also counts scheduling around the mover pod
+        assert rs["log_duration_s"] <= rs["status_duration_s"] <= rs["log_duration_s"] + 30
