@@ -35,11 +35,11 @@ REFERENCE_HEADINGS = (
 DEFAULT_MAX_CHARS = 60_000
 # Detail levels tried in order until the report fits the budget.
 _LEVELS = (
-    {"context": 3, "excerpts": 4, "runs": 400, "templates": 15, "pods": 12},
-    {"context": 2, "excerpts": 3, "runs": 120, "templates": 10, "pods": 8},
-    {"context": 1, "excerpts": 2, "runs": 40, "templates": 6, "pods": 5},
-    {"context": 0, "excerpts": 1, "runs": 10, "templates": 3, "pods": 3},
-    {"context": 0, "excerpts": 1, "runs": 0, "templates": 1, "pods": 2},
+    {"context": 3, "excerpts": 4, "runs": 400, "templates": 15, "pods": 12, "segments": 120},
+    {"context": 2, "excerpts": 3, "runs": 120, "templates": 10, "pods": 8, "segments": 60},
+    {"context": 1, "excerpts": 2, "runs": 40, "templates": 6, "pods": 5, "segments": 30},
+    {"context": 0, "excerpts": 1, "runs": 10, "templates": 3, "pods": 3, "segments": 15},
+    {"context": 0, "excerpts": 1, "runs": 0, "templates": 1, "pods": 2, "segments": 8},
 )
 
 
@@ -226,10 +226,32 @@ class _View:
             (fmt_utc(t), text) for t, text in sorted((r for r in rows if r[0]), key=lambda r: r[0])
         ]
 
+    def shown_segments(self) -> tuple[pl.DataFrame, int]:
+        """The outcome stretches that fit this detail level, troubled ReplicationSources first;
+        and how many were left out."""
+        segments = self.a.segments
+        if segments.height == 0:
+            return segments, 0
+        keys = ["namespace", "replication_source", "role"]
+        trouble = (
+            pl.col("runs").filter(pl.col("outcome").is_in(["hung", "failed"])).sum().over(keys)
+        )
+        ranked = segments.with_columns(trouble.alias("_trouble")).sort(
+            "_trouble",
+            "namespace",
+            "replication_source",
+            "role",
+            "from",
+            descending=[True, False, False, False, False],
+            nulls_last=True,
+        )
+        shown = ranked.head(self.level["segments"]).drop("_trouble")
+        return shown, segments.height - shown.height
+
     def gantt(self) -> str:
         """Mermaid gantt: per ReplicationSource, one bar per stretch of runs with the same
         outcome; hung stretches are `crit`, failed ones `active`."""
-        segments = self.a.segments
+        segments, _ = self.shown_segments()
         if segments.height == 0:
             return ""
         lines = [
@@ -262,7 +284,7 @@ class _View:
                 "median": fmt_duration(r["median_s"], lower_bound=r["outcome"] == "hung"),
                 "max": fmt_duration(r["max_s"], lower_bound=r["outcome"] == "hung"),
             }
-            for r in self.a.segments.iter_rows(named=True)
+            for r in self.shown_segments()[0].iter_rows(named=True)
         ]
 
     def duration_chart(self) -> str:
