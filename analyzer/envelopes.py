@@ -15,24 +15,6 @@ import polars as pl
 
 from .events import UTC_NS
 
-_TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d"
-_ZONE = r"(?:Z|[+-]\d\d:\d\d)"
-
-# §6.1 CRI: `<RFC3339Nano> <stdout|stderr> <F|P> <content>`; content may be empty.
-CRI_RE = (
-    rf"(?s)^(?P<ts>{_TS}(?:\.\d+)?{_ZONE}) (?P<stream>stdout|stderr) (?P<tag>[FP]) "
-    r"?(?P<content>.*)$"
-)
-# §1.2 Kopia CLI log: `<ts 6 digits> <LEVEL> <module> <message>[\t<json>]`.
-KOPIA_CLI_RE = (
-    rf"(?s)^(?P<ts>{_TS}\.\d{{6}}{_ZONE}) (?P<level>DEBUG|INFO|WARN|ERROR|DPANIC|PANIC|FATAL) "
-    r"(?P<module>\S+) ?(?P<content>.*)$"
-)
-# §6.2 kubectl logs --timestamps (always 9 digits), optionally after --prefix `[pod/<pod>/<c>] `.
-KUBECTL_RE = (
-    r"(?s)^(?:\[pod/(?P<pod>[^/\]]+)/(?P<container>[^\]]+)\] )?"
-    rf"(?P<ts>{_TS}\.\d{{9}}{_ZONE}) ?(?P<content>.*)$"
-)
 ANSI_RE = r"\x1b\[[0-9;]*[A-Za-z]"
 # §3.2 mover script prefixes; TIMING is informational.
 SCRIPT_PREFIX_RE = r"^(?P<prefix>INFO|WARN|ERROR|DEBUG|TIMING):"
@@ -49,41 +31,25 @@ def parse_timestamp(expr: pl.Expr) -> pl.Expr:
     )
 
 
+_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "DPANIC", "PANIC", "FATAL"]
+_DROP = ("_p0", "_p1", "_p2", "_p3", "_ts", "_kub", "_tag", "_env", "raw")
+
+
 def split_envelopes(raw: pl.DataFrame) -> pl.DataFrame:
     """Detect each line's envelope and split it into ts, stream, level, module and content.
 
     `raw` has at least `source`, `line_no` and `raw` (the line text). Lines that match no envelope
     are `plain` content when their file has no enveloped line at all, and `raw` rows
     (parsed = false) otherwise: a stray line in a CRI file is damage, not data.
+
+    The text envelopes are told apart by their first three space-separated fields (one split and
+    one timestamp parse per line, no per-envelope regex over every line); JSON lines are read
+    with JSON paths, on the JSON-looking rows only.
     """
-    line = pl.col("raw")
-    cri = line.str.extract_groups(CRI_RE)
-    cli = line.str.extract_groups(KOPIA_CLI_RE)
-    kub = line.str.extract_groups(KUBECTL_RE)
-    is_json = line.str.starts_with("{")
-    docker_log = pl.when(is_json).then(line.str.json_path_match("$.log"))
-    kopia_json_m = pl.when(is_json).then(line.str.json_path_match("$.m"))
-    frame = raw.with_columns(
-        cri.alias("_cri"),
-        cli.alias("_cli"),
-        kub.alias("_kub"),
-        docker_log.alias("_dlog"),
-        kopia_json_m.alias("_km"),
-    )
-    envelope = (
-        pl.when(pl.col("_cri").struct.field("ts").is_not_null())
-        .then(pl.lit("cri"))
-        .when(pl.col("_cli").struct.field("ts").is_not_null())
-        .then(pl.lit("kopia-cli"))
-        .when(pl.col("_kub").struct.field("ts").is_not_null())
-        .then(pl.lit("kubectl"))
-        .when(pl.col("_dlog").is_not_null())
-        .then(pl.lit("docker"))
-        .when(pl.col("_km").is_not_null() & line.str.json_path_match("$.t").is_not_null())
-        .then(pl.lit("kopia-json"))
-        .otherwise(pl.lit(None, dtype=pl.String))
-    )
-    frame = frame.with_columns(envelope.alias("_env"))
+    is_json = pl.col("raw").str.starts_with("{")
+    text = _text_envelopes(raw.filter(~is_json))
+    objects = _json_envelopes(raw.filter(is_json))
+    frame = pl.concat([text, objects], how="diagonal_relaxed").sort("source", "line_no")
     any_envelope = pl.col("_env").is_not_null().any().over("source")
     frame = frame.with_columns(
         pl.when(pl.col("_env").is_not_null())
@@ -92,70 +58,112 @@ def split_envelopes(raw: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("raw"))
         .otherwise(pl.lit("plain"))
         .alias("envelope")
+    ).with_columns(
+        pl.when(pl.col("envelope").is_in(["raw", "plain"]))
+        .then(pl.col("raw"))
+        .otherwise(pl.col("message"))
+        .alias("message"),
+        (pl.col("envelope") != "raw").alias("parsed"),
     )
-    env = pl.col("envelope")
-    ts_text = (
-        pl.when(env == "cri")
-        .then(pl.col("_cri").struct.field("ts"))
-        .when(env == "kopia-cli")
-        .then(pl.col("_cli").struct.field("ts"))
-        .when(env == "kubectl")
-        .then(pl.col("_kub").struct.field("ts"))
-        .when(env == "docker")
-        .then(line.str.json_path_match("$.time"))
-        .when(env == "kopia-json")
-        .then(line.str.json_path_match("$.t"))
+    frame = _join_cri_partials(frame)
+    return frame.drop([c for c in _DROP if c in frame.columns])
+
+
+def _text_envelopes(raw: pl.DataFrame) -> pl.DataFrame:
+    """CRI, Kopia CLI-log and `kubectl --timestamps` lines, by the shape of their first fields."""
+    line = pl.col("raw")
+    # `kubectl logs --prefix` puts `[pod/<pod>/<container>] ` before the timestamp.
+    kub = line.str.extract_groups(r"^\[pod/(?P<pod>[^/\]]+)/(?P<container>[^\]]+)\] ")
+    prefix_len = (
+        pl.col("_kub").struct.field("pod").str.len_chars()
+        + pl.col("_kub").struct.field("container").str.len_chars()
+        + 8
     )
-    content = (
-        pl.when(env == "cri")
-        .then(pl.col("_cri").struct.field("content"))
-        .when(env == "kopia-cli")
-        .then(pl.col("_cli").struct.field("content"))
-        .when(env == "kubectl")
-        .then(pl.col("_kub").struct.field("content"))
-        .when(env == "docker")
-        .then(pl.col("_dlog").str.strip_suffix("\n"))
-        .when(env == "kopia-json")
-        .then(pl.col("_km"))
+    frame = raw.with_columns(kub.alias("_kub")).with_columns(
+        pl.when(pl.col("_kub").struct.field("pod").is_not_null())
+        .then(line.str.slice(prefix_len))
         .otherwise(line)
+        .alias("_body")
     )
-    stream = (
-        pl.when(env == "cri")
-        .then(pl.col("_cri").struct.field("stream"))
-        .when(env == "docker")
-        .then(line.str.json_path_match("$.stream"))
+    body = pl.col("_body")
+    parts = body.str.splitn(" ", 4)
+    frame = frame.with_columns(
+        parts.struct.field("field_0").alias("_p0"),
+        parts.struct.field("field_1").alias("_p1"),
+        parts.struct.field("field_2").alias("_p2"),
+        parts.struct.field("field_3").alias("_p3"),
+    ).with_columns(parse_timestamp(pl.col("_p0")).alias("_ts"))
+    p0, p1, p2 = pl.col("_p0"), pl.col("_p1"), pl.col("_p2")
+    timed = pl.col("_ts").is_not_null()
+    fraction = p0.str.extract(r"\.(\d+)", 1).str.len_chars()
+    is_cri = timed & p1.is_in(["stdout", "stderr"]) & p2.is_in(["F", "P"])
+    is_cli = timed & ~is_cri & (fraction == 6) & p1.is_in(_LEVELS) & p2.is_not_null()
+    is_kub = timed & ~is_cri & ~is_cli & (fraction == 9)
+    env = (
+        pl.when(is_cri)
+        .then(pl.lit("cri"))
+        .when(is_cli)
+        .then(pl.lit("kopia-cli"))
+        .when(is_kub)
+        .then(pl.lit("kubectl"))
+        .otherwise(pl.lit(None, dtype=pl.String))
     )
-    level = (
-        pl.when(env == "kopia-cli")
-        .then(pl.col("_cli").struct.field("level"))
-        .when(env == "kopia-json")
-        .then(line.str.json_path_match("$.l"))
-    )
-    module = (
-        pl.when(env == "kopia-cli")
-        .then(pl.col("_cli").struct.field("module"))
-        .when(env == "kopia-json")
-        .then(line.str.json_path_match("$.n"))
-    )
-    extra = {}
-    names = raw.columns
-    if "pod" in names:
-        extra["pod"] = pl.coalesce(pl.col("pod"), pl.col("_kub").struct.field("pod"))
-        extra["container"] = pl.coalesce(
+    frame = frame.with_columns(env.alias("_env"))
+    e = pl.col("_env")
+    after_ts = body.str.slice(p0.str.len_chars() + 1)
+    columns = {
+        "ts": pl.when(e.is_not_null()).then(pl.col("_ts")),
+        "message": pl.when(e == "cri")
+        .then(pl.col("_p3").fill_null(""))
+        .when(e == "kopia-cli")
+        .then(pl.col("_p3").fill_null(""))
+        .when(e == "kubectl")
+        .then(after_ts)
+        .otherwise(line),
+        "stream": pl.when(e == "cri").then(p1),
+        "level": pl.when(e == "kopia-cli").then(p1),
+        "module": pl.when(e == "kopia-cli").then(p2),
+        "_tag": pl.when(e == "cri").then(p2),
+    }
+    if "pod" in raw.columns:
+        columns["pod"] = pl.coalesce(pl.col("pod"), pl.col("_kub").struct.field("pod"))
+        columns["container"] = pl.coalesce(
             pl.col("container"), pl.col("_kub").struct.field("container")
         )
-    out = frame.with_columns(
-        parse_timestamp(ts_text).alias("ts"),
-        content.alias("message"),
-        stream.alias("stream"),
-        level.alias("level"),
-        module.alias("module"),
-        (env != "raw").alias("parsed"),
-        pl.when(env == "cri").then(pl.col("_cri").struct.field("tag")).alias("_tag"),
-        **extra,
+    return frame.with_columns(**columns).drop("_body")
+
+
+def _json_envelopes(raw: pl.DataFrame) -> pl.DataFrame:
+    """docker json-file lines (`log`, `stream`, `time`) and Kopia's `--json-log-file` (`l`, `t`,
+    `n`, `m`); anything else that starts with `{` is left for the plain/raw decision."""
+    line = pl.col("raw")
+    frame = raw.with_columns(
+        line.str.json_path_match("$.log").alias("_log"),
+        line.str.json_path_match("$.m").alias("_m"),
+        line.str.json_path_match("$.t").alias("_t"),
     )
-    out = _join_cri_partials(out)
-    return out.drop("_cri", "_cli", "_kub", "_dlog", "_km", "_env", "_tag", "raw")
+    is_docker = pl.col("_log").is_not_null()
+    is_kopia = ~is_docker & pl.col("_m").is_not_null() & pl.col("_t").is_not_null()
+    e = pl.when(is_docker).then(pl.lit("docker")).when(is_kopia).then(pl.lit("kopia-json"))
+    frame = frame.with_columns(e.alias("_env"))
+    env = pl.col("_env")
+    return frame.with_columns(
+        parse_timestamp(
+            pl.when(env == "docker")
+            .then(line.str.json_path_match("$.time"))
+            .otherwise(pl.col("_t"))
+        ).alias("ts"),
+        pl.when(env == "docker")
+        .then(pl.col("_log").str.strip_suffix("\n"))
+        .when(env == "kopia-json")
+        .then(pl.col("_m"))
+        .otherwise(line)
+        .alias("message"),
+        pl.when(env == "docker").then(line.str.json_path_match("$.stream")).alias("stream"),
+        pl.when(env == "kopia-json").then(line.str.json_path_match("$.l")).alias("level"),
+        pl.when(env == "kopia-json").then(line.str.json_path_match("$.n")).alias("module"),
+        pl.lit(None, dtype=pl.String).alias("_tag"),
+    ).drop("_log", "_m", "_t")
 
 
 def _join_cri_partials(frame: pl.DataFrame) -> pl.DataFrame:
