@@ -182,3 +182,33 @@ def test_kubernetes_dumps_fill_environment_and_cross_check_durations(full):
         assert abs((status_end - rs["log_end"]).total_seconds()) < 5, rs["name"]
         # the status duration also counts scheduling around the mover pod
         assert rs["log_duration_s"] <= rs["status_duration_s"] <= rs["log_duration_s"] + 30
+
+
+def test_catalog_explains_only_what_matched(full):
+    md = render_markdown(full)
+    matched = set(full.findings.filter(pl.col("count") > 0)["signature"])
+    sigs = full.catalog.by_id()
+    root = md.split("## Root Cause", 1)[1].split("## Required Fix", 1)[0]
+    refs = md.split("## Related Issues and References", 1)[1].split("## Verification Status", 1)[0]
+    for sig in full.catalog.signatures:
+        if sig.category != "root-cause":
+            continue
+        shown = f"### {sig.title}" in root
+        assert shown == (sig.id in matched or sig.id in set(full.findings["signature"])), sig.id
+    urls = {ref.url for sid in matched for ref in sigs[sid].references}
+    for sig in full.catalog.signatures:
+        for ref in sig.references:
+            assert (ref.url in refs) == (ref.url in urls), (sig.id, ref.url)
+    fix = md.split("## Required Fix", 1)[1].split("## Alternative Fixes", 1)[0]
+    assert "CGO_ENABLED=0" in fix and "USER=volsync" in fix
+
+
+def test_example_json_validates_against_the_schema(full):
+    import jsonschema
+
+    from analyzer.report import to_json
+
+    schema = json.loads((EXAMPLES.parent / "reports" / "analysis.schema.json").read_text())
+    data = to_json(full)
+    jsonschema.validate(data, schema)
+    assert len(data["runs"]) == len(TRUTH["runs"]) and data["status"] == "RESOLVED"

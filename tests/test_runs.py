@@ -187,3 +187,37 @@ def test_without_kopia_logs_the_hang_is_attributed_as_probable(tmp_path):
     assert row["uid"] == "1000" and "Executing connection command" in row["reason"]
     finding = a.findings.filter(pl.col("signature") == "unknown-userid").row(0, named=True)
     assert finding["count"] == 0 and finding["runs_probable"] == 1
+
+
+def test_restic_mover_runs(tmp_path):
+    # upstream VolSync restic mover: a locked repository (formats.md §4, backube/volsync#1042)
+    locked = [
+        (0.0, "stdout", "Starting container"),
+        (0.0, "stdout", "VolSync restic container version: unknown"),
+        (0.0, "stdout", "backup"),
+        (0.2, "stdout", "restic 0.16.2 compiled with go1.21.3 on linux/amd64"),
+        (0.2, "stdout", "Testing mandatory env variables"),
+        (0.2, "stdout", "== Checking directory for content ==="),
+        (0.3, "stdout", "== Initialize Dir ======="),
+        (1.1, "stdout", "repo already locked, waiting up to 0s for the lock"),
+        (1.1, "stdout", "unable to create lock in backend: repository is already locked exclusively by PID 48 on volsync-src-mealie-96mvk by  (UID 0, GID 0)"),
+        (1.1, "stdout", "lock was created at 2023-12-19 12:02:00 (5h24m42.719315996s ago)"),
+        (1.1, "stdout", "storage ID b27ebdc3"),
+        (1.1, "stdout", "the `unlock` command can be used to remove stale locks"),
+        (1.2, "stdout", "ERROR: failure checking existence of repository"),
+    ]
+    ok = [
+        (0.0, "stdout", "Starting container"),
+        (0.0, "stdout", "VolSync restic container version: unknown"),
+        (0.3, "stdout", "=== Starting backup ==="),
+        (20.0, "stdout", "snapshot 1a2b3c4d saved"),
+        (21.0, "stdout", "Restic completed in 21s"),
+        (21.0, "stdout", "=== Done ==="),
+    ]
+    pod_log(tmp_path, "volsync-src-mealie-96mvk", locked, T0, container="restic")
+    pod_log(tmp_path, "volsync-src-mealie-x2k4z", ok, T0 + timedelta(hours=1), container="restic")
+    a = analyze([str(tmp_path)])
+    bad, good = run_of(a, "volsync-src-mealie-96mvk"), run_of(a, "volsync-src-mealie-x2k4z")
+    assert (bad["mover"], bad["outcome"], bad["exit_code"]) == ("restic", "failed", 3)
+    assert (good["mover"], good["outcome"], good["exit_code"], good["reported_duration_s"]) == ("restic", "completed", 0, 21)
+    assert "restic-repo-locked" in set(a.findings["signature"])
