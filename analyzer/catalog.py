@@ -17,6 +17,8 @@ from typing import Any
 import polars as pl
 import yaml
 
+from .resources import data_dir
+
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 CATEGORIES = ("root-cause", "symptom", "environmental")
 CONDITION_KEYS = ("container", "role", "level")
@@ -88,12 +90,11 @@ class Catalog:
 
 
 def builtin_patterns_dir() -> Path:
-    """`patterns/` beside the package in a checkout, or the copy inside an installed wheel."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_data" / "patterns", here.parent / "patterns"):
-        if candidate.is_dir():
-            return candidate
-    raise CatalogError(f"{here}: the built-in patterns/ directory is missing from the install")
+    """The built-in catalog directory."""
+    try:
+        return data_dir("patterns")
+    except FileNotFoundError as exc:
+        raise CatalogError(str(exc)) from None
 
 
 def _regex_error(rx: str) -> str | None:

@@ -137,8 +137,10 @@ def cross_check(rs_rows: list[dict[str, Any]], runs: pl.DataFrame) -> list[dict[
     logs' last completion, means the two records disagree and deserves a look.
     """
     done = runs.filter((pl.col("outcome") == "completed") & (pl.col("role") == "source"))
-    last = done.sort("start").group_by("namespace", "replication_source").agg(
-        pl.col("end").last(), pl.col("duration_s").last(), pl.col("pod").last()
+    last = (
+        done.sort("start")
+        .group_by("namespace", "replication_source")
+        .agg(pl.col("end").last(), pl.col("duration_s").last(), pl.col("pod").last())
     )
     by_key = {(r["namespace"], r["replication_source"]): r for r in last.iter_rows(named=True)}
     out = []

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -19,6 +18,7 @@ import polars as pl
 from . import markdown_safe as md
 from .analysis import Analysis
 from .redact import Redactor
+from .resources import data_dir
 from .timeutil import fmt_duration, fmt_utc
 
 REFERENCE_HEADINGS = (
@@ -41,15 +41,6 @@ _LEVELS = (
     {"context": 0, "excerpts": 1, "runs": 10, "templates": 3, "pods": 3, "segments": 15},
     {"context": 0, "excerpts": 1, "runs": 0, "templates": 1, "pods": 2, "segments": 8},
 )
-
-
-def templates_dir() -> Path:
-    """`reports/` beside the package in a checkout, or the copy inside an installed wheel."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_data" / "reports", here.parent / "reports"):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(f"{here}: the reports/ template directory is missing from the install")
 
 
 @dataclass(frozen=True)
@@ -352,7 +343,7 @@ def render_markdown(analysis: Analysis, options: RenderOptions | None = None) ->
     analysis = redact_analysis(analysis, redactor) if options.redact else analysis
     redactions = redactor.counts() if options.redact else {}
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        loader=jinja2.FileSystemLoader(str(data_dir("reports"))),
         autoescape=False,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import gzip
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -34,15 +33,28 @@ def write_lines(path: Path, lines: list[str], *, gz: bool = False) -> Path:
     return path
 
 
-@pytest.fixture
-def tmp_logs(tmp_path: Path) -> Path:
-    return tmp_path
+#: When the synthetic pods of the unit tests start.
+T0 = datetime(2026, 1, 31, 16, 0, 3, 412000, tzinfo=UTC)
+
+
+def hung_then_healthy(root: Path, hung_lines: list | None = None) -> Path:
+    """A ReplicationSource whose first pod hangs after connecting and whose replacement, 50
+    minutes later, completes: the smallest incident."""
+    d = cri_dir(root, "media", "volsync-src-recyclarr-aaaaa", "kopia")
+    write_lines(d / "0.log", cri_records(T0, hung_lines or HUNG_BACKUP))
+    d = cri_dir(
+        root,
+        "media",
+        "volsync-src-recyclarr-bbbbb",
+        "kopia",
+        uid="11111111-2222-3333-4444-555555555555",
+    )
+    write_lines(d / "0.log", cri_records(T0 + timedelta(minutes=50), HEALTHY_BACKUP))
+    return root
 
 
 def cri_records(start, lines: list[tuple[float, str, str]]) -> list[str]:
     """CRI records from (seconds after start, stream, content), containerd's trimmed RFC3339Nano."""
-    from datetime import timedelta
-
     out = []
     for offset, stream, content in lines:
         t = start + timedelta(seconds=offset)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
-from conftest import HEALTHY_BACKUP, HUNG_BACKUP, cri_dir, cri_records, write_lines
-from test_runs import T0
+from conftest import (
+    cri_dir,
+    hung_then_healthy,
+    write_lines,
+)
 
 from analyzer.cli import main
 
@@ -21,17 +23,7 @@ def run_cli(*args: str, input: bytes | None = None):
 
 @pytest.fixture
 def logs(tmp_path):
-    d = cri_dir(tmp_path, "media", "volsync-src-recyclarr-aaaaa", "kopia")
-    write_lines(d / "0.log", cri_records(T0, HUNG_BACKUP))
-    d = cri_dir(
-        tmp_path,
-        "media",
-        "volsync-src-recyclarr-bbbbb",
-        "kopia",
-        uid="11111111-2222-3333-4444-555555555555",
-    )
-    write_lines(d / "0.log", cri_records(T0 + timedelta(minutes=50), HEALTHY_BACKUP))
-    return tmp_path
+    return hung_then_healthy(tmp_path)
 
 
 def one_line_error(result, *needles: str) -> str:

@@ -50,7 +50,9 @@ def promtail_streams(events: pl.DataFrame) -> list[tuple[dict, list]]:
             "node_name": "k8s-w1",
             "stream": stream or "stdout",
         }
-        entries = list(zip(group["ts"].cast(pl.Int64).to_list(), group["message"].to_list(), strict=True))
+        entries = list(
+            zip(group["ts"].cast(pl.Int64).to_list(), group["message"].to_list(), strict=True)
+        )
         out.append((labels, entries))
     return out
 

@@ -8,9 +8,15 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import HEALTHY_BACKUP, HUNG_BACKUP, cri_dir, cri_records, write_lines
+from conftest import (
+    HUNG_BACKUP,
+    T0,
+    cri_dir,
+    cri_records,
+    hung_then_healthy,
+    write_lines,
+)
 from markdown_it import MarkdownIt
-from test_runs import T0
 
 from analyzer import analyze
 from analyzer.markdown_safe import check_markdown, headings
@@ -62,17 +68,7 @@ def hostile_logs(tmp_path):
     lines += [(0.01 + i / 1000, "stdout", text) for i, text in enumerate(secret_lines())]
     lines += HUNG_BACKUP[1:]
     lines += [(0.5 + i / 10, "stderr", text) for i, text in enumerate(HOSTILE)]
-    d = cri_dir(tmp_path, "media", "volsync-src-recyclarr-aaaaa", "kopia")
-    write_lines(d / "0.log", cri_records(T0, lines))
-    d = cri_dir(
-        tmp_path,
-        "media",
-        "volsync-src-recyclarr-bbbbb",
-        "kopia",
-        uid="11111111-2222-3333-4444-555555555555",
-    )
-    write_lines(d / "0.log", cri_records(T0 + timedelta(minutes=50), HEALTHY_BACKUP))
-    return tmp_path
+    return hung_then_healthy(tmp_path, lines)
 
 
 def test_secrets_never_reach_markdown_or_json(hostile_logs):

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import polars as pl
 import pytest
-from conftest import HEALTHY_BACKUP, HUNG_BACKUP, cri_dir, cri_records, write_lines
+from conftest import (
+    HEALTHY_BACKUP,
+    HUNG_BACKUP,
+    T0,
+    cri_dir,
+    cri_records,
+    hung_then_healthy,
+    write_lines,
+)
 
 from analyzer import analyze
-
-T0 = datetime(2026, 1, 31, 16, 0, 3, 412000, tzinfo=UTC)
 
 
 def pod_log(root, pod, lines, start, *, namespace="media", container="kopia", restart=0):
@@ -161,8 +167,7 @@ def test_one_clock_skewed_line_does_not_move_start_or_end(tmp_path):
 
 
 def test_kopia_cli_log_lines_attach_to_the_run_they_explain(tmp_path):
-    pod_log(tmp_path, "volsync-src-recyclarr-aaaaa", HUNG_BACKUP, T0)
-    pod_log(tmp_path, "volsync-src-recyclarr-bbbbb", HEALTHY_BACKUP, T0 + timedelta(minutes=50))
+    hung_then_healthy(tmp_path)
     cli = tmp_path / "cache" / "media" / "volsync-src-recyclarr-cache" / "logs" / "cli-logs"
     stamp = (T0 + timedelta(seconds=0.5)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     write_lines(
@@ -179,8 +184,7 @@ def test_kopia_cli_log_lines_attach_to_the_run_they_explain(tmp_path):
 
 
 def test_without_kopia_logs_the_hang_is_attributed_as_probable(tmp_path):
-    pod_log(tmp_path, "volsync-src-recyclarr-aaaaa", HUNG_BACKUP, T0)
-    pod_log(tmp_path, "volsync-src-recyclarr-bbbbb", HEALTHY_BACKUP, T0 + timedelta(minutes=50))
+    hung_then_healthy(tmp_path)
     a = analyze([str(tmp_path)])
     assert a.probable.height == 1
     row = a.probable.row(0, named=True)
@@ -200,7 +204,11 @@ def test_restic_mover_runs(tmp_path):
         (0.2, "stdout", "== Checking directory for content ==="),
         (0.3, "stdout", "== Initialize Dir ======="),
         (1.1, "stdout", "repo already locked, waiting up to 0s for the lock"),
-        (1.1, "stdout", "unable to create lock in backend: repository is already locked exclusively by PID 48 on volsync-src-mealie-96mvk by  (UID 0, GID 0)"),
+        (
+            1.1,
+            "stdout",
+            "unable to create lock in backend: repository is already locked exclusively by PID 48 on volsync-src-mealie-96mvk by  (UID 0, GID 0)",
+        ),
         (1.1, "stdout", "lock was created at 2023-12-19 12:02:00 (5h24m42.719315996s ago)"),
         (1.1, "stdout", "storage ID b27ebdc3"),
         (1.1, "stdout", "the `unlock` command can be used to remove stale locks"),
@@ -219,5 +227,10 @@ def test_restic_mover_runs(tmp_path):
     a = analyze([str(tmp_path)])
     bad, good = run_of(a, "volsync-src-mealie-96mvk"), run_of(a, "volsync-src-mealie-x2k4z")
     assert (bad["mover"], bad["outcome"], bad["exit_code"]) == ("restic", "failed", 3)
-    assert (good["mover"], good["outcome"], good["exit_code"], good["reported_duration_s"]) == ("restic", "completed", 0, 21)
+    assert (good["mover"], good["outcome"], good["exit_code"], good["reported_duration_s"]) == (
+        "restic",
+        "completed",
+        0,
+        21,
+    )
     assert "restic-repo-locked" in set(a.findings["signature"])

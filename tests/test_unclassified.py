@@ -6,8 +6,7 @@ import json
 from datetime import timedelta
 
 from click.testing import CliRunner
-from conftest import HEALTHY_BACKUP, cri_dir, cri_records, write_lines
-from test_runs import T0
+from conftest import HEALTHY_BACKUP, T0, cri_dir, cri_records, write_lines
 
 from analyzer.cli import main
 
