@@ -146,11 +146,7 @@ class _View:
                 & (pl.col("line_no") >= hit["line_no"] - ctx)
                 & (pl.col("line_no") <= hit["line_no"] + ctx)
             ).sort("line_no")
-            lines = [
-                f"{fmt_utc(r['ts'], seconds_only=False) if r['ts'] else '-':<27} "
-                f"{r['stream'] or r['level'] or '':<6} {r['message']}"
-                for r in same.iter_rows(named=True)
-            ]
+            lines = [_excerpt_line(r) for r in same.iter_rows(named=True)]
             where = hit["source"]
             out.append(
                 {
@@ -320,6 +316,15 @@ class _View:
     def unclassified(self) -> list[dict[str, Any]]:
         u = self.a.unclassified
         return _rows(u.head(self.level["templates"])) if u.height else []
+
+
+def _excerpt_line(row: dict[str, Any]) -> str:
+    """One line of an excerpt as its source wrote it: time, then stream (pod output) or level
+    and module (Kopia's own log), then the message."""
+    when = fmt_utc(row["ts"], seconds_only=False) if row["ts"] else "-"
+    if row["envelope"] in ("kopia-cli", "kopia-json"):
+        return f"{when} {row['level'] or ''} {row['module'] or ''} {row['message']}"
+    return f"{when} {row['stream'] or '':<6} {row['message']}"
 
 
 def _trusted_inline(text: str) -> str:
