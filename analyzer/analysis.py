@@ -206,9 +206,8 @@ def analyze(
         parts.append(events_from_loki(result.lines))
         gaps = list(result.gaps)
         activity = result.activity if result.mode == "pushdown" else None
-    events = finalize(pl.concat(parts, how="vertical_relaxed")) if parts else empty_events()
-    total = events.height
-    events = finalize(events.filter(in_window(events, window)))
+    everything = pl.concat(parts, how="vertical_relaxed") if parts else empty_events()
+    events = finalize(everything.filter(in_window(everything, window)))
     documents = [d for _, d in read.kube_documents]
     events = kube.fill_namespaces(events, documents)
     inputs = Inputs(
@@ -218,10 +217,10 @@ def analyze(
         lines=events.height,
         unparsed_lines=int((~events["parsed"]).sum()),
         undecodable_lines=read.undecodable_lines,
-        outside_window=total - events.height,
+        outside_window=everything.height - events.height,
         kube_documents=[p for p, _ in read.kube_documents],
         loki=loki_info,
-        gaps=list(gaps),
+        gaps=gaps,
     )
     timed = events["ts"].drop_nulls()
     data_start = timed.min() if timed.len() else None
