@@ -163,6 +163,19 @@ def fetch_loki(
     return result, info
 
 
+def merge_gaps(gaps: Sequence[dict]) -> list[dict]:
+    """Gaps sorted by start, with back-to-back ones of the same reason joined: a sub-range split
+    of the fetch is no reason to list one outage in several rows."""
+    merged: list[dict] = []
+    for gap in sorted(gaps, key=lambda g: (g["from"], g["to"])):
+        last = merged[-1] if merged else None
+        if last and last["reason"] == gap["reason"] and last["to"] >= gap["from"]:
+            last["to"] = max(last["to"], gap["to"])
+        else:
+            merged.append(dict(gap))
+    return merged
+
+
 def in_window(events: pl.DataFrame, window: Window) -> pl.Expr:
     """Rows inside [start, end); rows with no time at all are kept (counted, not placed)."""
     cond = pl.lit(True)
@@ -204,7 +217,7 @@ def analyze(
     if loki is not None:
         result, loki_info = fetch_loki(loki, window, cat.signatures)
         parts.append(events_from_loki(result.lines))
-        gaps = list(result.gaps)
+        gaps = merge_gaps(result.gaps)
         activity = result.activity if result.mode == "pushdown" else None
     everything = pl.concat(parts, how="vertical_relaxed") if parts else empty_events()
     events = finalize(everything.filter(in_window(everything, window)))

@@ -25,7 +25,8 @@ CONDITION_KEYS = ("container", "role", "level")
 REQUIRED = ("id", "title", "severity", "category", "regex", "meaning", "why", "fix", "examples")
 OPTIONAL = ("conditions", "hang", "alternatives", "references", "validation")
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_NAMED_GROUP = re.compile(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>")
+# Rust's regex accepts both `(?P<name>...)` and `(?<name>...)` (never `(?<=` or `(?<!`).
+_NAMED_GROUP = re.compile(r"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>")
 
 
 class CatalogError(ValueError):
@@ -147,7 +148,12 @@ def parse_signature(doc: Any, path: str) -> Signature:
         if problem:
             raise CatalogError(f"{path}: field 'regex[{i}]' does not compile: {problem}")
     conditions: dict[str, tuple[str, ...]] = {}
-    for key, value in (doc.get("conditions") or {}).items():
+    raw_conditions = doc.get("conditions") or {}
+    if not isinstance(raw_conditions, dict):
+        raise CatalogError(
+            f"{path}: field 'conditions' must be a mapping of {', '.join(CONDITION_KEYS)}"
+        )
+    for key, value in raw_conditions.items():
         if key not in CONDITION_KEYS:
             raise CatalogError(
                 f"{path}: field 'conditions.{key}' is unknown "
@@ -159,6 +165,9 @@ def parse_signature(doc: Any, path: str) -> Signature:
         raise CatalogError(f"{path}: field 'examples' must have only 'match' and 'no_match' lists")
     must = _strings(examples.get("match"), f"{path}: field 'examples.match'")
     must_not = _strings(examples.get("no_match"), f"{path}: field 'examples.no_match'")
+    for key in ("alternatives", "references"):
+        if not isinstance(doc.get(key) or [], list):
+            raise CatalogError(f"{path}: field '{key}' must be a list")
     alternatives = []
     for i, alt in enumerate(doc.get("alternatives") or []):
         if not isinstance(alt, dict) or not alt.get("title") or not alt.get("body"):
@@ -180,6 +189,10 @@ def parse_signature(doc: Any, path: str) -> Signature:
     validation = doc.get("validation") or {}
     if validation and (not isinstance(validation, dict) or not validation.get("criterion")):
         raise CatalogError(f"{path}: field 'validation' needs a 'criterion'")
+    if validation and not isinstance(validation["criterion"], str):
+        raise CatalogError(f"{path}: field 'validation.criterion' must be text")
+    if validation and not isinstance(validation.get("blocks_signoff", True), bool):
+        raise CatalogError(f"{path}: field 'validation.blocks_signoff' must be true or false")
     hang = doc.get("hang", False)
     if not isinstance(hang, bool):
         raise CatalogError(f"{path}: field 'hang' must be true or false")
@@ -212,7 +225,13 @@ def load_dir(directory: str | Path) -> list[Signature]:
     signatures: dict[str, Signature] = {}
     for path in sorted([*root.glob("*.yaml"), *root.glob("*.yml")]):
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise CatalogError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        except OSError as exc:
+            raise CatalogError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        try:
+            doc = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}" if mark else "YAML"
@@ -268,7 +287,12 @@ def match_events(events: pl.DataFrame, signatures: Sequence[Signature]) -> pl.Da
     """The matches table: one row per (event, signature) with extracted fields as a JSON object."""
     if events.height == 0 or not signatures:
         return pl.DataFrame(schema=MATCHES_SCHEMA)
-    survivors = events.filter(pl.col("message").str.contains(prefilter_regex(signatures)))
+    try:
+        survivors = events.filter(pl.col("message").str.contains(prefilter_regex(signatures)))
+    except pl.exceptions.ComputeError:
+        # Every regex compiled on its own (load_catalog checks), but their alternation can pass
+        # the Rust regex size limit with many or large user patterns: match without prefilter.
+        survivors = events
     out: list[pl.DataFrame] = []
     for sig in signatures:
         hit = pl.any_horizontal([pl.col("message").str.contains(rx) for rx in sig.regex])

@@ -15,6 +15,9 @@ import polars as pl
 
 from .events import UTC_NS
 
+#: The file source puts U+FFFD before a line that was not valid UTF-8; such a line is always a
+#: counted raw row, even in a file without envelopes.
+UNDECODABLE_PREFIX = "\ufffd"
 ANSI_RE = r"\x1b\[[0-9;]*[A-Za-z]"
 # §3.2 mover script prefixes; TIMING is informational.
 SCRIPT_PREFIX_RE = r"^(?P<prefix>INFO|WARN|ERROR|DEBUG|TIMING):"
@@ -24,11 +27,21 @@ KOPIA_CONSOLE_LEVEL_RE = r"^(?P<level>DEBUG|WARN|ERROR) (?P<rest>.*)$"
 ENVELOPES = ("cri", "kubectl", "docker", "kopia-cli", "kopia-json", "plain", "loki", "raw")
 
 
+#: Years whose times fit in nanoseconds since 1970 (int64) whatever the UTC offset.
+TS_YEARS = (1678, 2261)
+
+
 def parse_timestamp(expr: pl.Expr) -> pl.Expr:
-    """RFC3339 text, any fraction length, `Z` or an offset -> UTC nanoseconds (null if bad)."""
-    return expr.str.to_datetime(
+    """RFC3339 text, any fraction length, `Z` or an offset -> UTC nanoseconds (null if bad).
+
+    A year outside `TS_YEARS` (Go's zero time `0001-01-01T00:00:00Z`, a clock set to 2300) is
+    null too: nanoseconds would silently wrap around to a wrong time.
+    """
+    parsed = expr.str.to_datetime(
         "%Y-%m-%dT%H:%M:%S%.f%#z", time_unit="ns", time_zone="UTC", strict=False
     )
+    year = expr.str.slice(0, 4).cast(pl.Int32, strict=False)
+    return pl.when(year.is_between(*TS_YEARS)).then(parsed)
 
 
 _LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "DPANIC", "PANIC", "FATAL"]
@@ -40,7 +53,8 @@ def split_envelopes(raw: pl.DataFrame) -> pl.DataFrame:
 
     `raw` has at least `source`, `line_no` and `raw` (the line text). Lines that match no envelope
     are `plain` content when their file has no enveloped line at all, and `raw` rows
-    (parsed = false) otherwise: a stray line in a CRI file is damage, not data.
+    (parsed = false) otherwise: a stray line in a CRI file is damage, not data. A line that was
+    not valid UTF-8 (`UNDECODABLE_PREFIX`) is a raw row wherever it is.
 
     The text envelopes are told apart by their first three space-separated fields (one split and
     one timestamp parse per line, no per-envelope regex over every line); JSON lines are read
@@ -51,10 +65,11 @@ def split_envelopes(raw: pl.DataFrame) -> pl.DataFrame:
     objects = _json_envelopes(raw.filter(is_json))
     frame = pl.concat([text, objects], how="diagonal_relaxed").sort("source", "line_no")
     any_envelope = pl.col("_env").is_not_null().any().over("source")
+    damaged = any_envelope | pl.col("raw").str.starts_with(UNDECODABLE_PREFIX)
     frame = frame.with_columns(
         pl.when(pl.col("_env").is_not_null())
         .then(pl.col("_env"))
-        .when(any_envelope)
+        .when(damaged)
         .then(pl.lit("raw"))
         .otherwise(pl.lit("plain"))
         .alias("envelope")
@@ -73,7 +88,10 @@ def _text_envelopes(raw: pl.DataFrame) -> pl.DataFrame:
     """CRI, Kopia CLI-log and `kubectl --timestamps` lines, by the shape of their first fields."""
     line = pl.col("raw")
     # `kubectl logs --prefix` puts `[pod/<pod>/<container>] ` before the timestamp.
-    kub = line.str.extract_groups(r"^\[pod/(?P<pod>[^/\]]+)/(?P<container>[^\]]+)\] ")
+    # Only names Kubernetes could have made, so a forged prefix cannot set identity.
+    kub = line.str.extract_groups(
+        r"^\[pod/(?P<pod>[a-z0-9][a-z0-9.-]*)/(?P<container>[a-z0-9][a-z0-9.-]*)\] "
+    )
     prefix_len = (
         pl.col("_kub").struct.field("pod").str.len_chars()
         + pl.col("_kub").struct.field("container").str.len_chars()
@@ -96,9 +114,12 @@ def _text_envelopes(raw: pl.DataFrame) -> pl.DataFrame:
     p0, p1, p2 = pl.col("_p0"), pl.col("_p1"), pl.col("_p2")
     timed = pl.col("_ts").is_not_null()
     fraction = p0.str.extract(r"\.(\d+)", 1).str.len_chars()
-    is_cri = timed & p1.is_in(["stdout", "stderr"]) & p2.is_in(["F", "P"])
-    is_cli = timed & ~is_cri & (fraction == 6) & p1.is_in(_LEVELS) & p2.is_not_null()
-    is_kub = timed & ~is_cri & ~is_cli & (fraction == 9)
+    # fill_null: a line that is only a timestamp has no second field, and null must not spread
+    # into `~is_cri` (a bare `kubectl --timestamps` stamp of an empty line is still kubectl).
+    is_cri = (timed & p1.is_in(["stdout", "stderr"]) & p2.is_in(["F", "P"])).fill_null(False)
+    is_cli = (timed & (fraction == 6) & p1.is_in(_LEVELS) & p2.is_not_null()).fill_null(False)
+    is_cli = is_cli & ~is_cri
+    is_kub = (timed & ~is_cri & ~is_cli & (fraction == 9)).fill_null(False)
     env = (
         pl.when(is_cri)
         .then(pl.lit("cri"))
@@ -197,6 +218,9 @@ def console_lines(frame: pl.DataFrame) -> pl.DataFrame:
     """
     msg = pl.col("message")
     frame = frame.with_columns(msg.str.replace_all(ANSI_RE, "").alias("message"))
+    # A line of nothing but `\r` and blanks stays one (empty) row: no input line disappears.
+    blank = msg.str.strip_chars() == ""
+    frame = frame.with_columns(pl.when(blank).then(pl.lit("")).otherwise(msg).alias("message"))
     has_cr = msg.str.contains("\r", literal=True)
     frame = frame.with_columns(has_cr.alias("_cr"), msg.str.split("\r").alias("message"))
     frame = frame.explode("message").filter(

@@ -98,3 +98,32 @@ HUNG_BACKUP = [
     (0.3, "stdout", "Using filesystem path: /repository"),
     (0.31, "stdout", "Executing connection command..."),
 ]
+
+
+# Hypothesis profiles. `ci` (the default) is derandomized and bounded so CI runs the same examples
+# every time; a longer, randomized search is one flag away:
+#   python -m pytest tests/test_properties.py --hypothesis-profile=long
+# (or HYPOTHESIS_PROFILE=long). Tests that scale their example count read
+# `settings.default.max_examples`, so `long` multiplies them all.
+def _register_hypothesis_profiles() -> None:
+    import os
+
+    from hypothesis import HealthCheck, settings
+
+    slow_ok = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
+    settings.register_profile(
+        "ci",
+        derandomize=True,
+        database=None,
+        deadline=None,
+        max_examples=100,
+        print_blob=True,
+        suppress_health_check=slow_ok,
+    )
+    settings.register_profile(
+        "long", deadline=None, max_examples=2000, print_blob=True, suppress_health_check=slow_ok
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+_register_hypothesis_profiles()

@@ -11,6 +11,8 @@ import glob
 import gzip
 import json
 import os
+import stat
+import struct
 import sys
 import zlib
 from collections.abc import Sequence
@@ -18,16 +20,21 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from ..envelopes import UNDECODABLE_PREFIX
 from ..events import CACHE_DIR_RE
 
+# Identity is only taken from names Kubernetes could have made (DNS-1123 labels and subdomains):
+# a directory name holding newlines, backticks or HTML never becomes a namespace, pod or container.
+_K8S_NAME = r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?"
 # §6.1 `/var/log/pods/<ns>_<pod>_<uid>/<container>/<restart>.log[.<rotation>][.gz]`
 CRI_PATH_RE = (
-    r"(?:^|/)(?P<namespace>[^/_]+)_(?P<pod>[^/_]+)_(?P<uid>[0-9a-fA-F-]{8,})/"
-    r"(?P<container>[^/]+)/(?P<restart>\d+)\.log(?:\.[^/]*)?$"
+    rf"(?:^|/)(?P<namespace>{_K8S_NAME})_(?P<pod>{_K8S_NAME})_(?P<uid>[0-9a-fA-F-]{{8,}})/"
+    rf"(?P<container>{_K8S_NAME})/(?P<restart>\d+)\.log(?:\.[^/]*)?$"
 )
 # §6.1 legacy `/var/log/containers/<pod>_<namespace>_<container>-<containerID>.log`
 CONTAINERS_PATH_RE = (
-    r"(?:^|/)(?P<pod>[^/_]+)_(?P<namespace>[^/_]+)_(?P<container>[^/]+)-[0-9a-f]{64}\.log$"
+    rf"(?:^|/)(?P<pod>{_K8S_NAME})_(?P<namespace>{_K8S_NAME})_(?P<container>{_K8S_NAME})"
+    r"-[0-9a-f]{64}\.log$"
 )
 # §1.1 `kopia-<YYYYMMDD-HHMMSS>-<pid>-<command words>.<segment>.log`
 KOPIA_LOG_NAME_RE = r"(?:^|/)kopia-\d{8}-\d{6}-\d+-(?P<command>[a-z0-9-]+?)\.\d+\.log(?:\.gz)?$"
@@ -37,6 +44,9 @@ POD_IN_NAME_RE = (
     r"|(?:kopia-maint-[a-z0-9.-]+?-[0-9a-f]{16}-\d+-[a-z0-9]{5}))(?:[._][^/]*)?$"
 )
 
+#: gzip's magic bytes and its only compression method (deflate): a text file that merely starts
+#: with the two magic bytes is read as text.
+GZIP_MAGIC = b"\x1f\x8b\x08"
 LOG_SUFFIXES = (".log", ".txt", ".json", ".jsonl", ".out")
 BINARY_SNIFF = 8192
 
@@ -81,8 +91,16 @@ def expand_paths(paths: Sequence[str], report: ReadReport) -> list[tuple[str, bo
         if not os.path.exists(given):
             raise InputError(f"{given}: no such file or directory")
         if os.path.isdir(given):
+            before = len(report.skipped)
             walked = _walk(given, report)
             if not walked:
+                skipped = report.skipped[before:]
+                if skipped:
+                    where, why = skipped[0]
+                    raise InputError(
+                        f"{given}: directory holds no log files that can be read "
+                        f"({len(skipped)} skipped, first {where}: {why})"
+                    )
                 raise InputError(f"{given}: directory holds no log files (*.log, *.gz, *.json)")
             found.extend(walked)
         else:
@@ -91,20 +109,31 @@ def expand_paths(paths: Sequence[str], report: ReadReport) -> list[tuple[str, bo
 
 
 def _walk(directory: str, report: ReadReport) -> list[tuple[str, bool]]:
+    """Log files under `directory`, sorted; unreadable directories and symlink loops are recorded
+    in `report.skipped` (never silently left out)."""
     out: list[tuple[str, bool]] = []
-    seen: set[tuple[int, int]] = set()
-    for root, dirs, files in os.walk(directory, followlinks=True, onerror=None):
+    seen: dict[tuple[int, int], str] = {}
+
+    def unreadable(exc: OSError) -> None:
+        where = exc.filename if exc.filename is not None else directory
+        report.skipped.append((str(where), f"cannot read directory: {exc.strerror or exc}"))
+
+    for root, dirs, files in os.walk(directory, followlinks=True, onerror=unreadable):
         try:
             st = os.stat(root)
         except OSError as exc:
-            report.skipped.append((root, exc.strerror or str(exc)))
-            continue
-        key = (st.st_dev, st.st_ino)
-        if key in seen:  # a symlink loop
-            report.skipped.append((root, "symlink loop"))
+            report.skipped.append((root, f"cannot read directory: {exc.strerror or exc}"))
             dirs[:] = []
             continue
-        seen.add(key)
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            first = seen[key]
+            inside = root == first or root.startswith(first.rstrip(os.sep) + os.sep)
+            reason = "symlink loop" if inside else f"same directory as {first} (read once)"
+            report.skipped.append((root, reason))
+            dirs[:] = []
+            continue
+        seen[key] = root
         dirs.sort()
         for name in sorted(files):
             if _looks_like_log(name):
@@ -121,11 +150,45 @@ def _looks_like_log(name: str) -> bool:
     return ".log." in name
 
 
+def _file_kind(mode: int) -> str | None:
+    """What a non-regular file is, for the skip reason (None for a regular file)."""
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    if stat.S_ISREG(mode):
+        return None
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
 def read_text(path: str) -> tuple[list[str], int]:
-    """Read a file (or stdin) as lines; gzip is detected by magic bytes, not by name.
+    """Read a file (or stdin) as lines; gzip is detected by its magic bytes, not by name.
 
     Returns the lines and how many could not be decoded as UTF-8 (kept, with replacement
-    characters, so the caller can count them as raw rows).
+    characters, so the caller can count them as raw rows). A gzip file that cannot be read to
+    its end (truncated, corrupt data) is an `InputError`; one whose every line came out despite
+    a bad checksum or trailing garbage is read (`read_files` notes the damage).
+    """
+    lines, bad, problem = _read_lines(path)
+    if problem and problem not in GZ_COMPLETE:
+        raise _damaged(path, problem, len(lines))
+    return lines, bad
+
+
+def _damaged(path: str, problem: str, lines: int) -> InputError:
+    return InputError(
+        f"{path}: truncated or corrupt gzip file ({problem}; {lines} line(s) readable before it)"
+    )
+
+
+def _read_lines(path: str) -> tuple[list[str], int, str | None]:
+    """`read_text` that keeps what a damaged gzip file still yields, and names the damage.
+
+    A file that cannot be opened, is binary, or has nothing readable is an `InputError`.
+    CRLF line endings (a file whose every line ends in `\r\n`) are read as line endings.
     """
     if path == "-":
         data = sys.stdin.buffer.read()
@@ -135,10 +198,16 @@ def read_text(path: str) -> tuple[list[str], int]:
                 data = fh.read()
         except OSError as exc:
             raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if data[:2] == b"\x1f\x8b":
-        data = _gunzip(path, data)
+    problem = None
+    if data[:3] == GZIP_MAGIC:
+        data, problem = _gunzip(data)
+        if problem and not data:
+            raise InputError(f"{path}: truncated or corrupt gzip file ({problem})")
     if b"\x00" in data[:BINARY_SNIFF]:
         raise InputError(f"{path}: binary file (NUL bytes), not a log")
+    newlines = data.count(b"\n")
+    if newlines and data.count(b"\r\n") >= newlines:
+        data = data.replace(b"\r\n", b"\n")
     try:
         text = data.decode("utf-8")
         bad = 0
@@ -147,14 +216,83 @@ def read_text(path: str) -> tuple[list[str], int]:
         lines, bad = _decode_lines(data)
     if lines and lines[-1] == "":
         lines.pop()
-    return lines, bad
+    return lines, bad, problem
 
 
-def _gunzip(path: str, data: bytes) -> bytes:
+def _gunzip(data: bytes) -> tuple[bytes, str | None]:
+    """Decompress every gzip member; on damage, what came out before it and what went wrong."""
     try:
-        return gzip.decompress(data)
+        return gzip.decompress(data), None
     except (EOFError, OSError, zlib.error):
-        raise InputError(f"{path}: truncated or corrupt gzip file") from None
+        return _gunzip_salvage(memoryview(data))
+
+
+_GZ_CHUNK = 1 << 16
+GZ_CHECKSUM = "checksum mismatch"
+GZ_TRAILING_GARBAGE = "trailing garbage after the compressed data"
+#: Damage after which every line was still decompressed.
+GZ_COMPLETE = (GZ_CHECKSUM, GZ_TRAILING_GARBAGE)
+
+
+def _gunzip_salvage(data: memoryview) -> tuple[bytes, str | None]:
+    """The slow path for a damaged gzip file: inflate member by member in small steps so what
+    precedes the damage is kept, and check each member's CRC and size ourselves (a checksum
+    mismatch keeps the data, named as such)."""
+    out: list[bytes] = []
+    problem = None
+    while len(data):
+        start = _gzip_header_end(data)
+        if start is None:
+            return b"".join(out), GZ_TRAILING_GARBAGE if out else "bad gzip header"
+        inflater = zlib.decompressobj(wbits=-15)  # raw deflate: the trailer is checked here
+        member: list[bytes] = []
+        i = start
+        try:
+            while i < len(data) and not inflater.eof:
+                member.append(inflater.decompress(data[i : i + _GZ_CHUNK]))
+                i += _GZ_CHUNK
+        except zlib.error:
+            return b"".join(out + member), "invalid compressed data"
+        out += member
+        tail = inflater.unused_data + bytes(data[i:])
+        if not inflater.eof or len(tail) < 8:
+            return b"".join(out), "the compressed data ends early"
+        crc, size = struct.unpack("<II", tail[:8])
+        body = b"".join(member)
+        if zlib.crc32(body) != crc or len(body) & 0xFFFFFFFF != size:
+            problem = GZ_CHECKSUM
+        data = memoryview(tail[8:].lstrip(b"\x00"))  # gzip(1) tolerates zero padding
+    return b"".join(out), problem
+
+
+def _gzip_header_end(data: memoryview) -> int | None:
+    """Offset just past the RFC 1952 member header `data` starts with, or None if it is none."""
+    if len(data) < 10 or bytes(data[:3]) != GZIP_MAGIC:
+        return None
+    flags, i = data[3], 10
+    if flags & 4:  # FEXTRA
+        if len(data) < i + 2:
+            return None
+        i += 2 + int.from_bytes(data[i : i + 2], "little")
+    for bit in (8, 16):  # FNAME, FCOMMENT: zero-terminated
+        if flags & bit:
+            end = bytes(data[i:]).find(b"\x00")
+            if end < 0:
+                return None
+            i += end + 1
+    if flags & 2:  # FHCRC
+        i += 2
+    return i if i <= len(data) else None
+
+
+def _gzip_note(problem: str, lines: int) -> str:
+    """The skip reason for a damaged gzip file whose readable part was kept."""
+    if problem in GZ_COMPLETE:
+        return f"corrupt gzip file ({problem}): read all {lines} line(s), some may be damaged"
+    return (
+        f"truncated or corrupt gzip file ({problem}): read the first {lines} line(s), "
+        "the rest could not be decompressed"
+    )
 
 
 def _decode_lines(data: bytes) -> tuple[list[str], int]:
@@ -165,7 +303,7 @@ def _decode_lines(data: bytes) -> tuple[list[str], int]:
             lines.append(chunk.decode("utf-8"))
         except UnicodeDecodeError:
             bad += 1
-            lines.append("\ufffd" + chunk.decode("utf-8", errors="replace"))
+            lines.append(UNDECODABLE_PREFIX + chunk.decode("utf-8", errors="replace"))
     return lines, bad
 
 
@@ -216,6 +354,26 @@ def path_metadata(path: str, overrides: Overrides | None = None) -> dict[str, st
     return meta
 
 
+def _not_to_read(path: str, explicit: bool, read: dict[tuple[int, int], str]) -> str | None:
+    """Why a file must not be read (None to read it): a FIFO, socket or device found by walking
+    would block or never end (one named explicitly is read: `analyze <(zcat x.gz)`), and a file
+    already read under another name (a symlink, Kopia's `latest.log`, `/var/log/containers/`)
+    would count its lines twice. A file that cannot even be looked at is left to the read,
+    which names the error."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    kind = _file_kind(st.st_mode)
+    if kind is not None:
+        return None if explicit else f"not a regular file ({kind})"
+    key = (st.st_dev, st.st_ino)
+    if key in read:
+        return f"same file as {read[key]} (read once)"
+    read[key] = path
+    return None
+
+
 def read_files(
     paths: Sequence[str], overrides: Overrides | None = None
 ) -> tuple[pl.DataFrame, ReadReport]:
@@ -233,14 +391,24 @@ def read_files(
             f"{len(entries)} files were given"
         )
     frames: list[pl.DataFrame] = []
+    read: dict[tuple[int, int], str] = {}
     for path, explicit in entries:
+        if path != "-":
+            why = _not_to_read(path, explicit, read)
+            if why:
+                report.skipped.append((path, why))
+                continue
         try:
-            lines, bad = read_text(path)
+            lines, bad, damage = _read_lines(path)
+            if explicit and damage and damage not in GZ_COMPLETE:  # as `read_text` would
+                raise _damaged(path, damage, len(lines))
         except InputError as exc:
             if explicit:
                 raise
-            report.skipped.append((path, str(exc).split(": ", 1)[-1]))
+            report.skipped.append((path, str(exc).removeprefix(f"{path}: ")))
             continue
+        if damage:
+            report.skipped.append((path, _gzip_note(damage, len(lines))))
         report.files.append(path)
         report.undecodable_lines += bad
         if not lines:
