@@ -143,7 +143,14 @@ def summarise(
 def _correlate(base: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
     """Outcome mix and durations of runs with each signature (direct or probable) vs without."""
     if runs.height == 0 or base.height == 0:
-        return pl.DataFrame({"signature": base["signature"]})
+        # same columns, all null: there is nothing to correlate with
+        empty = pl.DataFrame(schema={"duration_s": pl.Float64, "outcome": pl.String})
+        nulls = [
+            pl.lit(None, dtype=dtype).alias(name)
+            for prefix in ("with_", "without_")
+            for name, dtype in empty.select(_duration_stats(prefix)).schema.items()
+        ]
+        return base.select("signature", *nulls)
     membership = (
         base.select(
             "signature",

@@ -51,6 +51,10 @@ class RenderOptions:
     query: str = ""  # how the data was obtained (paths or LogQL), for provenance
 
 
+#: Longest log text a report shows; longer lines are cut with a note of what was left out.
+MAX_LINE_CHARS = 2000
+
+
 def redact_analysis(analysis: Analysis, redactor: Redactor) -> Analysis:
     """The analysis with every log-derived string redacted: done once, before any rendering."""
     events = redactor.redact_column(analysis.events, "message")
@@ -58,6 +62,17 @@ def redact_analysis(analysis: Analysis, redactor: Redactor) -> Analysis:
     for column in ("template", "example"):
         if column in unclassified.columns:
             unclassified = redactor.redact_column(unclassified, column)
+    if "examples" in unclassified.columns:
+        unclassified = unclassified.with_columns(
+            pl.Series(
+                "examples",
+                [
+                    redactor.redact_many([] if lines is None else list(lines))
+                    for lines in unclassified["examples"].to_list()
+                ],
+                dtype=pl.List(pl.String),
+            )
+        )
     runs = redactor.redact_column(analysis.runs, "last_message")
     found = redactor.redact_column(analysis.findings, "example")
     environment = _redact_values(analysis.environment, redactor)
@@ -69,6 +84,52 @@ def redact_analysis(analysis: Analysis, redactor: Redactor) -> Analysis:
         findings=found,
         environment=environment,
     )
+
+
+def _clip(column: str) -> pl.Expr:
+    text = pl.col(column)
+    extra = text.str.len_chars().cast(pl.Int64) - MAX_LINE_CHARS
+    return (
+        pl.when(extra > 0)
+        .then(pl.format("{} … [{} more characters]", text.str.slice(0, MAX_LINE_CHARS), extra))
+        .otherwise(text)
+        .alias(column)
+    )
+
+
+def clip_lines(analysis: Analysis) -> Analysis:
+    """The analysis with every log-derived string cut to MAX_LINE_CHARS (a 10 MB line would
+    otherwise blow any size budget)."""
+    unclassified = analysis.unclassified
+    cols = [c for c in ("template", "example") if c in unclassified.columns]
+    if cols:
+        unclassified = unclassified.with_columns(_clip(c) for c in cols)
+    if "examples" in unclassified.columns:
+        unclassified = unclassified.with_columns(
+            pl.col("examples").list.eval(
+                pl.when(pl.element().str.len_chars() > MAX_LINE_CHARS)
+                .then(pl.element().str.slice(0, MAX_LINE_CHARS) + " …")
+                .otherwise(pl.element())
+            )
+        )
+    return replace(
+        analysis,
+        events=analysis.events.with_columns(_clip("message")),
+        runs=analysis.runs.with_columns(_clip("last_message")),
+        findings=analysis.findings.with_columns(_clip("example"))
+        if "example" in analysis.findings.columns
+        else analysis.findings,
+        unclassified=unclassified,
+    )
+
+
+def prepare(analysis: Analysis, options: RenderOptions) -> tuple[Analysis, dict[str, int]]:
+    """What every output shows: redacted (unless turned off), then long lines cut; and the
+    redaction counts."""
+    if options.redact:
+        redactor = Redactor(redact_hosts=options.redact_hosts)
+        return clip_lines(redact_analysis(analysis, redactor)), redactor.counts()
+    return clip_lines(analysis), {}
 
 
 def _redact_values(value: Any, redactor: Redactor) -> Any:
@@ -83,10 +144,8 @@ def _redact_values(value: Any, redactor: Redactor) -> Any:
 
 
 def redacted(analysis: Analysis, options: RenderOptions) -> Analysis:
-    """The analysis as the report will show it (redacted unless `--no-redact`)."""
-    if not options.redact:
-        return analysis
-    return redact_analysis(analysis, Redactor(redact_hosts=options.redact_hosts))
+    """The analysis as the report will show it (redacted unless `--no-redact`, lines cut)."""
+    return prepare(analysis, options)[0]
 
 
 def _num(value: float | None, digits: int = 0) -> str:
@@ -333,8 +392,11 @@ def _trusted_inline(text: str) -> str:
 
 
 def _mermaid_text(text: str) -> str:
-    """Mermaid task/section names cannot hold `:` or `#`; keep them readable."""
-    return text.replace(":", "∶").replace("#", "＃").replace(";", ",")
+    """Mermaid task/section names cannot hold `:`, `#`, `;` or line breaks, and nothing may
+    close the code fence or open HTML; keep them readable."""
+    for bad, good in ((":", "∶"), ("#", "＃"), (";", ","), ("`", "'"), ("<", "‹"), (">", "›")):
+        text = text.replace(bad, good)
+    return " ".join(text.split())
 
 
 def _environment(a: Analysis) -> dict[str, Any]:
@@ -344,9 +406,7 @@ def _environment(a: Analysis) -> dict[str, Any]:
 def render_markdown(analysis: Analysis, options: RenderOptions | None = None) -> str:
     """The postmortem as GitHub-flavoured Markdown, within `options.max_chars`."""
     options = options or RenderOptions()
-    redactor = Redactor(redact_hosts=options.redact_hosts)
-    analysis = redact_analysis(analysis, redactor) if options.redact else analysis
-    redactions = redactor.counts() if options.redact else {}
+    analysis, redactions = prepare(analysis, options)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(data_dir("reports"))),
         autoescape=False,
@@ -389,8 +449,7 @@ def _hard_trim(text: str, limit: int) -> str:
 def to_json(analysis: Analysis, options: RenderOptions | None = None) -> dict[str, Any]:
     """The JSON contract (schema: reports/analysis.schema.json)."""
     options = options or RenderOptions()
-    redactor = Redactor(redact_hosts=options.redact_hosts)
-    a = redact_analysis(analysis, redactor) if options.redact else analysis
+    a, redactions = prepare(analysis, options)
     runs = [
         {
             "namespace": r["namespace"],
@@ -425,8 +484,8 @@ def to_json(analysis: Analysis, options: RenderOptions | None = None) -> dict[st
         {
             "template": u["template"],
             "count": u["count"],
-            "first_seen": fmt_utc(u["first_seen"], seconds_only=False),
-            "last_seen": fmt_utc(u["last_seen"], seconds_only=False),
+            "first_seen": fmt_utc(u["first_seen"], seconds_only=False) or None,
+            "last_seen": fmt_utc(u["last_seen"], seconds_only=False) or None,
             "example": u["example"],
             "new_after_fix": u.get("new_after_fix"),
         }
@@ -459,7 +518,7 @@ def to_json(analysis: Analysis, options: RenderOptions | None = None) -> dict[st
             }
             for c in a.criteria
         ],
-        "redactions": redactor.counts() if options.redact else {},
+        "redactions": redactions,
         "catalog_overrides": [{"id": i, "path": p} for i, p in a.catalog.overridden],
     }
 

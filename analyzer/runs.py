@@ -135,8 +135,10 @@ def reconstruct_runs(
         pl.col("container").drop_nulls().first(),
         pl.col("replication_source").drop_nulls().first(),
         pl.col("role").drop_nulls().first(),
-        pl.col("ts").first().alias("start"),
-        pl.col("ts").last().alias("last_activity"),
+        pl.col("ts").first().alias("_first"),
+        pl.col("ts").last().alias("_last"),
+        pl.col("ts").min().alias("_min"),
+        pl.col("ts").max().alias("_max"),
         pl.len().alias("lines"),
         pl.col("source").n_unique().alias("_files"),
         msg.filter(msg.str.contains(START_RE)).len().alias("_starts"),
@@ -157,6 +159,16 @@ def reconstruct_runs(
         msg.filter(msg.str.strip_chars() != "").last().alias("last_message"),
         # the connect command followed by at most a couple of Kopia lines, then nothing
         msg.filter(msg.str.strip_chars() != "").tail(3).alias("_tail"),
+    )
+    # File order is trusted for one skewed line; a clock that stepped back (last before first)
+    # is not: then the earliest and latest times are the honest bounds.
+    stepped_back = pl.col("_last") < pl.col("_first")
+    per_pod = per_pod.with_columns(
+        pl.when(stepped_back).then(pl.col("_min")).otherwise(pl.col("_first")).alias("start"),
+        pl.when(stepped_back)
+        .then(pl.col("_max"))
+        .otherwise(pl.col("_last"))
+        .alias("last_activity"),
     )
     per_pod = per_pod.with_columns(
         pl.when(pl.col("container").str.contains("restic") | (pl.col("_mover_word") == "restic"))

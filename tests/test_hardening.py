@@ -724,12 +724,6 @@ def test_secrets_in_every_place_never_reach_any_output(secret_logs):
     assert json.loads(js)["redactions"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report.redact_analysis redacts the unclassified `template` and `example` columns but "
-    "not `examples`, which templates.starter_pattern writes into `examples.match`: "
-    "`analyze --starter-pattern N` prints secrets",
-)
 def test_starter_patterns_print_no_secret(secret_logs):
     a = analyze([str(secret_logs)])
     leaks = []
@@ -1008,12 +1002,6 @@ def test_wrongly_typed_pattern_fields_fail_in_one_line(tmp_path, extra, message)
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="findings._correlate returns only `signature` when there is no run, so the template's "
-    "`f.with_runs` / `top.with_runs` is undefined (StrictUndefined): render_markdown raises "
-    "whenever a signature matched but no mover run was found (e.g. Kopia's CLI logs alone)",
-)
 @pytest.mark.parametrize(
     ("name", "line"),
     [
@@ -1032,11 +1020,6 @@ def test_any_finding_without_any_run_renders(tmp_path, name, line):
     report_is_valid(a)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report.to_json writes first_seen/last_seen of an unrecognised error as '' when its "
-    "lines have no time (bare `kubectl logs` output); the schema wants a time (or should allow null)",
-)
 def test_json_unclassified_without_time_matches_schema(tmp_path):
     write_lines(
         tmp_path / f"{POD}.log", ["Starting kopia mover container", "error: something failed badly"]
@@ -1046,11 +1029,6 @@ def test_json_unclassified_without_time_matches_schema(tmp_path):
     jsonschema.validate(to_json(a), SCHEMA)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runs.py takes start and end from the first and last line in file order; a clock that "
-    "steps back inside one pod's log gives end < start, a negative duration, invalid JSON",
-)
 def test_clock_stepping_back_inside_a_run_gives_no_negative_duration(tmp_path):
     d = cri_dir(tmp_path, "media", POD, "kopia")
     write_lines(
@@ -1065,11 +1043,6 @@ def test_clock_stepping_back_inside_a_run_gives_no_negative_duration(tmp_path):
     jsonschema.validate(to_json(a), SCHEMA)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report.py never shortens a log line: a 10 MB line shows whole in the Summary, "
-    "excerpts and tables, so the Markdown is 20 MB against a 60,000-character budget",
-)
 def test_report_stays_within_budget_with_a_10_mb_line(tmp_path):
     d = cri_dir(tmp_path, "media", POD, "kopia")
     huge = "Cannot determine current user: user: unknown userid 1000 " + "x" * (10 * 1024 * 1024)
@@ -1078,11 +1051,6 @@ def test_report_stays_within_budget_with_a_10_mb_line(tmp_path):
     assert len(md) <= RenderOptions().max_chars
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report._mermaid_text only replaces ':', '#', ';': a Loki label value with a newline "
-    "and backticks closes the Mermaid fence and injects raw HTML into the report",
-)
 def test_mermaid_labels_cannot_break_out_of_their_fence():
     ns = "media\n```\n<img src=x onerror=alert(1)>\n```"
     start = loki.to_ns(LOKI_T0)
@@ -1230,9 +1198,6 @@ def test_corpus_log(name, tmp_path, monkeypatch):
     else:
         alone, _ = read_files([str(path)])
         assert alone["raw"].to_list() == raw["raw"].to_list()
-    from test_properties import apply_known_correlate_fix
-
-    apply_known_correlate_fix(monkeypatch)  # see test_any_finding_without_any_run_renders
     a = analyze([str(tmp_path)])
     assert a.inputs.lines == rows and a.inputs.unparsed_lines == unparsed
     md = render_markdown(a)

@@ -42,7 +42,6 @@ from hypothesis import strategies as st
 
 from analyzer import analysis as analysis_mod
 from analyzer import catalog
-from analyzer import findings as findings_mod
 from analyzer.analysis import analyze, events_from_raw
 from analyzer.envelopes import TS_YEARS, UNDECODABLE_PREFIX, parse_timestamp
 from analyzer.markdown_safe import check_markdown, headings
@@ -53,18 +52,6 @@ from analyzer.sources.files import BINARY_SNIFF, InputError, read_files
 SCHEMA = json.loads(
     (Path(__file__).resolve().parent.parent / "reports" / "analysis.schema.json").read_text()
 )
-# Two known bugs outside this change's files, each pinned by an xfail(strict) test in
-# test_hardening.py, are tolerated by this copy of the schema (and nothing else is):
-# - test_json_unclassified_without_time_matches_schema: an unrecognised error from a file without
-#   timestamps gets first_seen/last_seen "" instead of a time or null;
-# - test_clock_stepping_back_inside_a_run_gives_no_negative_duration: a clock that steps back
-#   inside one pod's log gives that run a negative duration.
-RELAXED = json.loads(json.dumps(SCHEMA))
-for _key in ("first_seen", "last_seen"):
-    RELAXED["properties"]["unclassified"]["items"]["properties"][_key] = {
-        "anyOf": [{"$ref": "#/$defs/time"}, {"const": ""}]
-    }
-RELAXED["properties"]["runs"]["items"]["properties"]["duration_seconds"].pop("minimum")
 T0 = datetime(2026, 1, 31, 16, 0, tzinfo=UTC)
 
 
@@ -74,13 +61,8 @@ def scaled(share: float) -> settings:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def cached_catalog_and_known_fix():
-    """The catalog is the same for every example: load the YAML once (0.2 s per analysis).
-
-    And a known bug outside this change's files is patched with its proposed fix, so the
-    properties keep checking everything else: with no mover run at all, `findings._correlate`
-    leaves out the `with_*`/`without_*` columns and rendering any finding fails (pinned by
-    test_hardening.py::test_any_finding_without_any_run_renders, xfail strict)."""
+def cached_catalog():
+    """The catalog is the same for every example: load the YAML once (0.2 s per analysis)."""
     original = catalog.load_catalog
     load = cache(lambda dirs, builtin=True: original(dirs, builtin=builtin))
     with pytest.MonkeyPatch.context() as mp:
@@ -89,28 +71,7 @@ def cached_catalog_and_known_fix():
             "load_catalog",
             lambda dirs=(), *, builtin=True: load(tuple(dirs), builtin),
         )
-        apply_known_correlate_fix(mp)
         yield
-
-
-def apply_known_correlate_fix(mp: pytest.MonkeyPatch) -> None:
-    """The proposed fix for test_any_finding_without_any_run_renders: `_correlate` always
-    returns the `with_*`/`without_*` columns (null when there is no run)."""
-    correlate = findings_mod._correlate
-    stats = [("runs", pl.UInt32), ("median_s", pl.Float64), ("p95_s", pl.Float64)]
-    stats += [("max_s", pl.Float64), *((o, pl.Int64) for o in findings_mod.OUTCOMES)]
-
-    def with_every_column(base: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
-        out = correlate(base, runs)
-        missing = [
-            pl.lit(None, dtype=dtype).alias(prefix + name)
-            for prefix in ("with_", "without_")
-            for name, dtype in stats
-            if prefix + name not in out.columns
-        ]
-        return out.with_columns(missing)
-
-    mp.setattr(findings_mod, "_correlate", with_every_column)
 
 
 # --------------------------------------------------------------------------------------------
@@ -475,7 +436,7 @@ def test_the_report_renders_and_validates_whatever_the_input(files, window, fix_
         assert len(md) <= RenderOptions().max_chars
         data = to_json(a)
         assert "hunter2-hunter2" not in json.dumps(data)
-        jsonschema.validate(data, RELAXED)
+        jsonschema.validate(data, SCHEMA)
         skipped = [(s["path"], s["reason"]) for s in data["inputs"]["skipped"]]
         assert skipped == a.inputs.skipped
         binary = [str(root / f.path) for f in files if f.binary()]
