@@ -53,6 +53,17 @@ def hung_then_healthy(root: Path, hung_lines: list | None = None) -> Path:
     return root
 
 
+def one_line_error(result, *needles: str) -> str:
+    """A CLI result that failed as a usage error should: exit 2, one stderr line, no traceback,
+    naming each of `needles`."""
+    assert result.exit_code == 2, result.output
+    err = result.stderr.strip()
+    assert "\n" not in err and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
 def cri_records(start, lines: list[tuple[float, str, str]]) -> list[str]:
     """CRI records from (seconds after start, stream, content), containerd's trimmed RFC3339Nano."""
     out = []

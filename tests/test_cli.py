@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from conftest import (
     cri_dir,
     hung_then_healthy,
+    one_line_error,
     write_lines,
 )
 
@@ -24,15 +25,6 @@ def run_cli(*args: str, input: bytes | None = None):
 @pytest.fixture
 def logs(tmp_path):
     return hung_then_healthy(tmp_path)
-
-
-def one_line_error(result, *needles: str) -> str:
-    assert result.exit_code == 2, result.output
-    err = result.stderr.strip()
-    assert "\n" not in err and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in err, err
-    return err
 
 
 def test_missing_path(tmp_path):

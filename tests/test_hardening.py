@@ -22,7 +22,14 @@ import polars as pl
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import HEALTHY_BACKUP, HUNG_BACKUP, cri_dir, cri_records, write_lines
+from conftest import (
+    HEALTHY_BACKUP,
+    HUNG_BACKUP,
+    cri_dir,
+    cri_records,
+    one_line_error,
+    write_lines,
+)
 from loki_emulator import (
     QUERY_RANGE,
     Fault,
@@ -86,15 +93,6 @@ def table_rows(md: str) -> list[list[str]]:
 def healthy_pod(root: Path, pod: str = POD, uid: str = UID, at: datetime = T0) -> Path:
     d = cri_dir(root, "media", pod, "kopia", uid=uid)
     return write_lines(d / "0.log", cri_records(at, HEALTHY_BACKUP))
-
-
-def one_line_error(result, *needles: str) -> str:
-    assert result.exit_code == 2, result.output
-    err = result.stderr.strip()
-    assert "\n" not in err and "Traceback" not in err, err
-    for needle in needles:
-        assert needle in err, err
-    return err
 
 
 # --------------------------------------------------------------------------------------------

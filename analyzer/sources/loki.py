@@ -30,6 +30,8 @@ import polars as pl
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 from tqdm import tqdm
 
+from ..events import EVENTS_SCHEMA, UTC_NS
+
 DEFAULT_SELECTOR = '{container=~"kopia|restic|kopia-maintenance"}'
 DEFAULT_ADDR = "http://localhost:3100"
 QUERY_RANGE_PATH = "/loki/api/v1/query_range"
@@ -52,18 +54,12 @@ MAX_GET_PARAMS = 6000
 NS = 1_000_000_000
 MINUTE_NS = 60 * NS
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-UTC_NS = pl.Datetime("ns", "UTC")
 
-#: `lines`: one row per log line, sorted by ts, source, line_no.
+#: `lines`: one row per log line, sorted by ts, source, line_no; the events table's columns
+#: that Loki knows (the rest is filled downstream).
 LINES_SCHEMA: dict[str, pl.DataType] = {
-    "ts": UTC_NS,
-    "namespace": pl.String(),
-    "pod": pl.String(),
-    "container": pl.String(),
-    "stream": pl.String(),
-    "source": pl.String(),
-    "line_no": pl.Int64(),
-    "message": pl.String(),
+    name: EVENTS_SCHEMA[name]
+    for name in ("ts", "namespace", "pod", "container", "stream", "source", "line_no", "message")
 }
 #: `activity`: one row per (namespace, pod, container). `per_minute` holds Loki-style windows:
 #: `lines` counts the lines with window_end - 60s < ts <= window_end (as `count_over_time[1m]`).
