@@ -17,6 +17,7 @@ from . import envelopes, findings, kube, templates, validation
 from . import runs as runs_mod
 from .events import UTC_NS, empty_events, finalize
 from .sources import loki as loki_source
+from .sources import stream
 from .sources.files import Overrides, ReadReport, read_files
 from .timeutil import Window, fmt_utc, resolve_window
 
@@ -48,6 +49,7 @@ class Inputs:
     paths: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    not_mover: dict | None = None  # files of non-mover pods left unread (see --all-pods)
     lines: int = 0
     unparsed_lines: int = 0
     undecodable_lines: int = 0
@@ -130,6 +132,13 @@ def pushdown_filters(signatures: Sequence[catalog_mod.Signature]) -> list[str]:
     return [catalog_mod.anonymous(rx) for rx in wanted]
 
 
+def file_filter(signatures: Sequence[catalog_mod.Signature]) -> str:
+    """The streaming file source's keep regex: everything `pushdown_filters` lists plus what
+    makes a line a problem for template mining, unanchored so it can run on enveloped lines."""
+    wanted = [*pushdown_filters(signatures), *templates.PROBLEM_RES]
+    return "|".join(f"(?:{catalog_mod.unanchored(rx)})" for rx in wanted)
+
+
 def fetch_loki(
     request: LokiRequest, window: Window, signatures: Sequence[catalog_mod.Signature]
 ) -> tuple[loki_source.LokiResult, dict]:
@@ -200,16 +209,30 @@ def analyze(
     overrides: Overrides | None = None,
     now: datetime | None = None,
     loki: LokiRequest | None = None,
+    in_memory: bool = False,
+    all_pods: bool = False,
 ) -> Analysis:
-    """Run the whole analysis over local paths and/or a Loki query."""
+    """Run the whole analysis over local paths and/or a Loki query.
+
+    Files are streamed by default: read once in blocks, keeping only the lines the analysis
+    reads and counting the rest. `in_memory=True` keeps every line instead (the reference the
+    streaming path is tested against; memory grows with the input). Node-log files of pods
+    that cannot be VolSync movers are skipped by their path unless `all_pods`.
+    """
     if loki is not None and not (since or from_):
         since = LOKI_DEFAULT_SINCE
     window = resolve_window(since=since, until=until, from_=from_, to=to, now=now)
     cat = catalog_mod.load_catalog(patterns)
     read = ReadReport()
     parts: list[pl.DataFrame] = []
-    if paths:
-        raw, read = read_files(paths, overrides)
+    dropped = pl.DataFrame(schema=stream.DROPPED_SCHEMA)
+    if paths and in_memory:
+        raw, read = read_files(paths, overrides, all_pods=all_pods)
+        parts.append(events_from_raw(raw))
+    elif paths:
+        rule = stream.KeepRule(file_filter(cat.signatures), window.start, window.end)
+        scan = stream.scan_files(paths, overrides, rule, all_pods=all_pods)
+        raw, read, dropped = scan.raw, scan.report, scan.dropped
         parts.append(events_from_raw(raw))
     activity = None
     loki_info: dict | None = None
@@ -223,14 +246,17 @@ def analyze(
     events = finalize(everything.filter(in_window(everything, window)))
     documents = [d for _, d in read.kube_documents]
     events = kube.fill_namespaces(events, documents)
+    if dropped.height:
+        activity = _with_file_activity(activity, events, dropped)
     inputs = Inputs(
         paths=list(paths),
         files=read.files,
         skipped=read.skipped,
-        lines=events.height,
+        not_mover=_not_mover_summary(read.not_mover),
+        lines=events.height + int(dropped["dropped_in_window"].sum()),
         unparsed_lines=int((~events["parsed"]).sum()),
         undecodable_lines=read.undecodable_lines,
-        outside_window=everything.height - events.height,
+        outside_window=everything.height - events.height + int(dropped["dropped_outside"].sum()),
         kube_documents=[p for p, _ in read.kube_documents],
         loki=loki_info,
         gaps=gaps,
@@ -284,6 +310,40 @@ def analyze(
         status=validation.status(criteria),
         unclassified=unclassified,
     )
+
+
+def _with_file_activity(
+    activity: pl.DataFrame | None, events: pl.DataFrame, dropped: pl.DataFrame
+) -> pl.DataFrame:
+    """Per pod, every line it printed in the window: the kept rows plus the streamed-past ones,
+    so a run's line count is the same as when every line is kept."""
+    kept = runs_mod.pod_output(events).group_by("pod").agg(pl.len().cast(pl.Int64).alias("kept"))
+    passed = (
+        dropped.filter(pl.col("pod").is_not_null() & (pl.col("kind") != stream.PLAIN))
+        .group_by("pod")
+        .agg(pl.col("dropped_in_window").sum().alias("passed"))
+    )
+    files = kept.join(passed, on="pod", how="inner").select(
+        "pod",
+        (pl.col("kept") + pl.col("passed")).alias("lines"),
+        pl.lit(None, dtype=UTC_NS).alias("last_ts"),
+    )
+    if activity is None or activity.height == 0:
+        return files
+    return pl.concat([activity.select(files.columns), files], how="vertical_relaxed")
+
+
+def _not_mover_summary(skipped: Sequence[tuple[str, str, int]]) -> dict | None:
+    """Node-log files left unread because their pod cannot be a mover, summed up."""
+    if not skipped:
+        return None
+    pods = sorted({pod for _, pod, _ in skipped})
+    return {
+        "files": len(skipped),
+        "pods": len(pods),
+        "bytes": sum(size for _, _, size in skipped),
+        "examples": pods[:5],
+    }
 
 
 def _unclassified(

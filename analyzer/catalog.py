@@ -274,6 +274,38 @@ def anonymous(regex: str) -> str:
     return f"(?{flags.group(1)}:{regex[flags.end() :]})" if flags else regex
 
 
+def unanchored(regex: str) -> str:
+    """`regex` without its start/end anchors (`^`, `$`, `\\A`, `\\z`): a superset that may run
+    on a whole enveloped log line, where the message starts after a timestamp and a `\\r`
+    refresh or a partial record can end it early. Classes and escapes are left alone."""
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(regex):
+        ch = regex[i]
+        if ch == "\\" and i + 1 < len(regex):
+            if not in_class and regex[i + 1] in "Az":
+                i += 2
+                continue
+            out.append(regex[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            if ch == "]" and not (out and out[-1] in ("[", "[^")):
+                in_class = False
+            out.append(ch)
+        elif ch == "[":
+            in_class = True
+            if regex.startswith("[^", i):
+                out.append("[^")
+                i += 2
+                continue
+            out.append(ch)
+        elif ch not in "^$":
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
 def prefilter_regex(signatures: Iterable[Signature]) -> str:
     """One alternation of every regex with group names removed (names may repeat across files)."""
     parts = [anonymous(rx) for sig in signatures for rx in sig.regex]

@@ -106,8 +106,9 @@ def reconstruct_runs(
 ) -> pl.DataFrame:
     """Build the runs table from pod output; `window_end` defaults to the newest event.
 
-    `activity` (per pod `lines` and `last_ts`, from Loki's `count_over_time` in pushdown mode)
-    stands in for the lines that were not downloaded: it gives the line count, and a pod's last
+    `activity` (per pod `lines` and `last_ts`) stands in for lines that were not kept: from
+    Loki's `count_over_time` in pushdown mode, or the streaming file source's counts (no
+    `last_ts`: it keeps every pod's last lines). It gives the line count, and a pod's last
     minute of activity moves its last activity forward to at least that minute's start.
     """
     lines = pod_output(events)
@@ -197,7 +198,7 @@ def _with_activity(per_pod: pl.DataFrame, activity: pl.DataFrame) -> pl.DataFram
         .with_columns(
             pl.max_horizontal("lines", "_act_lines").cast(pl.Int64).alias("lines"),
             pl.max_horizontal(
-                "last_activity", pl.col("_act_last") - pl.lit(timedelta(minutes=1))
+                "last_activity", pl.col("_act_last") - pl.duration(minutes=1, time_unit="ns")
             ).alias("last_activity"),
         )
         .drop("_act_lines", "_act_last")

@@ -51,6 +51,14 @@ ERROR_WORDS_RE = (
     r"(?i)\b(?:errors?|failed|unable to|cannot|denied|panic(?:ked)?|fatal|timeout|timed out)\b"
 )
 
+#: What can make a line a problem, as regexes over its text (with the level word where the
+#: envelope has one): the file source keeps every line that matches any of them.
+PROBLEM_RES: tuple[str, ...] = (
+    rf"\b(?:{'|'.join(PROBLEM_LEVELS)})\b",
+    MOVER_PROBLEM_RE,
+    ERROR_WORDS_RE,
+)
+
 #: Known-healthy lines: excluded even when they come from stderr or carry an error word.
 #: Anchored, so a real error that merely starts like one of them is not hidden.
 BENIGN_RES: tuple[str, ...] = (

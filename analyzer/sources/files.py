@@ -17,6 +17,7 @@ import sys
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import polars as pl
 
@@ -72,6 +73,8 @@ class ReadReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     undecodable_lines: int = 0
     kube_documents: list[tuple[str, dict]] = field(default_factory=list)  # (path, parsed JSON)
+    # node-log files left unread because their pod cannot be a mover: (path, ns/pod, bytes)
+    not_mover: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 def expand_paths(paths: Sequence[str], report: ReadReport) -> list[tuple[str, bool]]:
@@ -162,6 +165,16 @@ def _file_kind(mode: int) -> str | None:
     if stat.S_ISREG(mode):
         return None
     return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+def open_input(path: str) -> BinaryIO:
+    """A path (or `-` for stdin) opened for binary reading; an `InputError` names the path."""
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def read_text(path: str) -> tuple[list[str], int]:
@@ -320,38 +333,90 @@ def _kube_document(lines: list[str]) -> dict | None:
     return None
 
 
-def path_metadata(path: str, overrides: Overrides | None = None) -> dict[str, str | None]:
-    """What a path says about its lines: namespace, pod, container, Kopia command, RS and role."""
-    probe = pl.DataFrame({"p": [path.replace(os.sep, "/")]})
-    row = probe.select(
-        pl.col("p").str.extract_groups(CRI_PATH_RE).alias("cri"),
-        pl.col("p").str.extract_groups(CONTAINERS_PATH_RE).alias("ctr"),
-        pl.col("p").str.extract(KOPIA_LOG_NAME_RE, 1).alias("command"),
-        pl.col("p").str.extract_groups(CACHE_DIR_RE).alias("cache"),
-        pl.col("p").str.extract(MAINT_CACHE_RE, 1).alias("maint_cache"),
-        pl.col("p").str.extract(POD_IN_NAME_RE, 1).alias("pod_in_name"),
-    ).row(0, named=True)
-    cri, ctr, cache = row["cri"], row["ctr"], row["cache"]
-    meta: dict[str, str | None] = {
-        "namespace": cri["namespace"] or ctr["namespace"],
-        "pod": cri["pod"] or ctr["pod"] or row["pod_in_name"],
-        "container": cri["container"] or ctr["container"],
-        "kopia_command": row["command"],
-        "replication_source": None,
-        "role": None,
-    }
-    if cache["rs"]:
-        meta["replication_source"] = cache["rs"]
-        meta["role"] = "source" if cache["dir"] == "src" else "destination"
-    elif row["maint_cache"]:
-        meta["replication_source"] = row["maint_cache"]
-        meta["role"] = "maintenance"
+def paths_metadata(
+    paths: Sequence[str], overrides: Overrides | None = None
+) -> list[dict[str, str | None]]:
+    """What each path says about its lines: namespace, pod, container, Kopia command, RS and
+    role (one polars pass over all paths, so a tree of thousands of files costs nothing)."""
+    probe = pl.DataFrame({"p": [p.replace(os.sep, "/") for p in paths]}, schema={"p": pl.String})
+    p = pl.col("p")
+    cri, ctr, cache = (
+        p.str.extract_groups(rx) for rx in (CRI_PATH_RE, CONTAINERS_PATH_RE, CACHE_DIR_RE)
+    )
+    maint = p.str.extract(MAINT_CACHE_RE, 1)
+    frame = probe.select(
+        pl.coalesce(cri.struct.field("namespace"), ctr.struct.field("namespace")).alias(
+            "namespace"
+        ),
+        pl.coalesce(
+            cri.struct.field("pod"), ctr.struct.field("pod"), p.str.extract(POD_IN_NAME_RE, 1)
+        ).alias("pod"),
+        pl.coalesce(cri.struct.field("container"), ctr.struct.field("container")).alias(
+            "container"
+        ),
+        p.str.extract(KOPIA_LOG_NAME_RE, 1).alias("kopia_command"),
+        pl.coalesce(cache.struct.field("rs"), maint).alias("replication_source"),
+        pl.when(cache.struct.field("rs").is_not_null())
+        .then(
+            pl.when(cache.struct.field("dir") == "src")
+            .then(pl.lit("source"))
+            .otherwise(pl.lit("destination"))
+        )
+        .when(maint.is_not_null())
+        .then(pl.lit("maintenance"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+        .alias("role"),
+    )
+    rows = frame.to_dicts()
     if overrides:
-        for key in ("namespace", "pod", "container"):
-            value = getattr(overrides, key)
-            if value:
-                meta[key] = value
-    return meta
+        for meta in rows:
+            for key in ("namespace", "pod", "container"):
+                value = getattr(overrides, key)
+                if value:
+                    meta[key] = value
+    return rows
+
+
+def path_metadata(path: str, overrides: Overrides | None = None) -> dict[str, str | None]:
+    """`paths_metadata` for one path."""
+    return paths_metadata([path], overrides)[0]
+
+
+#: Containers VolSync runs its movers and KopiaMaintenance in (formats.md §3.1, §4, §5.3).
+MOVER_CONTAINERS = frozenset(
+    {"kopia", "restic", "rclone", "rsync", "rsync-tls", "syncthing", "kopia-maintenance"}
+)
+#: Pod name prefixes of VolSync's mover Jobs, its controller and KopiaMaintenance CronJobs.
+MOVER_POD_PREFIXES = ("volsync", "kopia-maint")
+
+
+def could_be_mover(meta: dict[str, str | None]) -> bool:
+    """Whether a file's path leaves open that it holds VolSync output. Only a node-log path
+    (`/var/log/pods/...`, `/var/log/containers/...`) that names a pod and container can rule
+    it out: neither a VolSync/KopiaMaintenance pod name nor a mover container."""
+    pod, container = meta.get("pod"), meta.get("container")
+    if pod is None or container is None:
+        return True
+    return pod.startswith(MOVER_POD_PREFIXES) or container in MOVER_CONTAINERS
+
+
+def mover_pod_filter(entries: list[tuple[str, bool]], report: ReadReport) -> list[tuple[str, bool]]:
+    """Leave out files found by walking whose node-log path names a pod that cannot be a VolSync
+    mover; they are listed in `report.not_mover` (a file named explicitly is always read)."""
+    walked = [path for path, explicit in entries if not explicit]
+    metas = dict(zip(walked, paths_metadata(walked), strict=True))
+    kept = []
+    for path, explicit in entries:
+        meta = metas.get(path)
+        if explicit or meta is None or could_be_mover(meta):
+            kept.append((path, explicit))
+            continue
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            size = 0
+        report.not_mover.append((path, f"{meta['namespace']}/{meta['pod']}", size))
+    return kept
 
 
 def _not_to_read(path: str, explicit: bool, read: dict[tuple[int, int], str]) -> str | None:
@@ -375,7 +440,7 @@ def _not_to_read(path: str, explicit: bool, read: dict[tuple[int, int], str]) ->
 
 
 def read_files(
-    paths: Sequence[str], overrides: Overrides | None = None
+    paths: Sequence[str], overrides: Overrides | None = None, *, all_pods: bool = True
 ) -> tuple[pl.DataFrame, ReadReport]:
     """Read every input into one raw-lines frame: source, line_no, raw, plus path metadata.
 
@@ -390,6 +455,8 @@ def read_files(
             "--namespace/--pod/--container apply to a single input file; "
             f"{len(entries)} files were given"
         )
+    if not all_pods:
+        entries = mover_pod_filter(entries, report)
     frames: list[pl.DataFrame] = []
     read: dict[tuple[int, int], str] = {}
     for path, explicit in entries:
