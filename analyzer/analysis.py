@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -16,10 +17,13 @@ from . import catalog as catalog_mod
 from . import envelopes, findings, kube, templates, validation
 from . import runs as runs_mod
 from .events import UTC_NS, empty_events, finalize
-from .sources import loki as loki_source
 from .sources import stream
 from .sources.files import Overrides, ReadReport, read_files
+from .sources.loki_base import DEFAULT_SELECTOR
 from .timeutil import Window, fmt_utc, resolve_window
+
+if TYPE_CHECKING:
+    from .sources.loki import LokiConfig, LokiResult
 
 #: Without a time flag, a Loki query covers the last 48 hours (a sign-off window).
 LOKI_DEFAULT_SINCE = "48h"
@@ -35,8 +39,8 @@ PROBLEM_FILTER = (
 class LokiRequest:
     """Where and how to read from Loki: the connection, the streams and the transfer mode."""
 
-    config: loki_source.LokiConfig
-    selector: str = loki_source.DEFAULT_SELECTOR
+    config: LokiConfig
+    selector: str = DEFAULT_SELECTOR
     mode: str = "auto"  # auto, full or pushdown
     parallel: int = 4
     progress: bool | None = None
@@ -136,18 +140,21 @@ def file_filter(signatures: Sequence[catalog_mod.Signature]) -> str:
     """The streaming file source's keep regex: everything `pushdown_filters` lists plus what
     makes a line a problem for template mining, unanchored so it can run on enveloped lines."""
     wanted = [*pushdown_filters(signatures), *templates.PROBLEM_RES]
-    return "|".join(f"(?:{catalog_mod.unanchored(rx)})" for rx in wanted)
+    cores = dict.fromkeys(catalog_mod.literal_core(catalog_mod.unanchored(rx)) for rx in wanted)
+    return "|".join(f"(?:{core})" for core in cores)
 
 
 def fetch_loki(
     request: LokiRequest, window: Window, signatures: Sequence[catalog_mod.Signature]
-) -> tuple[loki_source.LokiResult, dict]:
+) -> tuple[LokiResult, dict]:
     """Fetch the window from Loki in the requested mode; also return the report's summary."""
     assert window.start is not None and window.end is not None
     mode = request.mode
     if mode == "auto":
         hours = (window.end - window.start).total_seconds() / 3600
         mode = "pushdown" if hours > PUSHDOWN_AFTER_HOURS else "full"
+    from .sources import loki as loki_source  # only a Loki run pays for httpx
+
     result = loki_source.fetch(
         request.config,
         window.start,

@@ -16,7 +16,7 @@ from . import catalog, report, templates
 from .analysis import LokiRequest, analyze
 from .report import DEFAULT_MAX_CHARS, RenderOptions, render_json, render_markdown
 from .sources.files import InputError, Overrides
-from .sources.loki import DEFAULT_SELECTOR, LokiConfig, LokiError
+from .sources.loki_base import DEFAULT_SELECTOR, LokiError
 from .timeutil import WindowError, parse_duration, parse_time
 
 EXIT_OK, EXIT_CRITERIA, EXIT_USAGE = 0, 1, 2
@@ -86,6 +86,16 @@ def _test_patterns(directory: str) -> int:
     type=click.Path(),
     metavar="DIR",
     help="Extra pattern directory (repeatable); same id replaces a built-in.",
+)
+@click.option(
+    "--all-pods",
+    is_flag=True,
+    help="Also read node-log files of pods that cannot be VolSync movers (skipped by default).",
+)
+@click.option(
+    "--in-memory",
+    is_flag=True,
+    help="Keep every line in memory instead of streaming (slower; for comparison and debugging).",
 )
 @click.option("--namespace", help="Namespace for a single input whose path does not name it.")
 @click.option("--pod", help="Pod for a single input whose path does not name it.")
@@ -167,6 +177,8 @@ def main(
     hang_after: str,
     validation_hours: float,
     pattern_dirs: tuple[str, ...],
+    all_pods: bool,
+    in_memory: bool,
     namespace: str | None,
     pod: str | None,
     container: str | None,
@@ -203,6 +215,8 @@ def main(
             sys.exit(_test_patterns(test_patterns))
         loki = None
         if loki_addr or (not paths and os.environ.get("LOKI_ADDR")):
+            from .sources.loki import LokiConfig  # only a Loki run pays for httpx
+
             config = LokiConfig.from_env(
                 os.environ,
                 addr=loki_addr,
@@ -237,6 +251,8 @@ def main(
             validation_hours=validation_hours,
             overrides=Overrides(namespace, pod, container),
             loki=loki,
+            in_memory=in_memory,
+            all_pods=all_pods,
         )
     except (WindowError, InputError, catalog.CatalogError, LokiError) as exc:
         _fail(str(exc))

@@ -105,8 +105,6 @@ def test_cli_reads_loki_from_the_environment(loki, monkeypatch):
 def test_a_sub_range_failing_for_good_is_a_gap_in_the_report_and_exit_2(from_files, monkeypatch):
     from dataclasses import replace
 
-    import analyzer.cli as cli_mod
-
     bad_from = "2026-01-31T00:00:00Z"
 
     def in_bad_range(info):
@@ -126,9 +124,9 @@ def test_a_sub_range_failing_for_good_is_a_gap_in_the_report_and_exit_2(from_fil
     emulator = LokiEmulator(faults=fail_when(in_bad_range, Fault.http(503)))
     for labels, entries in promtail_streams(from_files.events):
         emulator.push(labels, entries)
-    fast = cli_mod.LokiConfig.from_env
+    fast = LokiConfig.from_env
     monkeypatch.setattr(
-        cli_mod.LokiConfig,
+        LokiConfig,
         "from_env",
         classmethod(
             lambda cls, env, **kw: replace(fast(env, **kw), backoff_base_s=0.01, backoff_max_s=0.02)

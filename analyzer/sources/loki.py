@@ -31,8 +31,10 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from tqdm import tqdm
 
 from ..events import EVENTS_SCHEMA, UTC_NS
+from .loki_base import DEFAULT_SELECTOR, LokiAuthError, LokiError, LokiQueryError
 
-DEFAULT_SELECTOR = '{container=~"kopia|restic|kopia-maintenance"}'
+__all__ = ["DEFAULT_SELECTOR", "LokiAuthError", "LokiError", "LokiQueryError"]
+
 DEFAULT_ADDR = "http://localhost:3100"
 QUERY_RANGE_PATH = "/loki/api/v1/query_range"
 ENCODING_FLAGS_HEADER = "X-Loki-Response-Encoding-Flags"
@@ -99,16 +101,7 @@ T = TypeVar("T")
 # --------------------------------------------------------------------------------------------
 
 
-class LokiError(Exception):
-    """Any failure talking to Loki; messages are one line and never carry credentials."""
-
-
-class LokiQueryError(LokiError):
-    """Loki refused the query (HTTP 400); the message has Loki's text and the LogQL sent."""
-
-
-class LokiAuthError(LokiError):
-    """Loki or its gateway refused the credentials (HTTP 401/403)."""
+# LokiError, LokiQueryError, LokiAuthError live in `loki_base` (importable without httpx).
 
 
 class _Transient(LokiError):

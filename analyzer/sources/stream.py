@@ -58,8 +58,9 @@ from .files import (
 #: in flight stay well inside the memory target.
 BLOCK_BYTES = 16 << 20
 #: Lines kept at the start and end of every block (and of the window inside a block): at least
-#: the report's widest context (3) and the 3 last non-empty lines a run reads.
-HEAD_LINES = 3
+#: the report's widest context (3, plus the first line, which may finish the previous block's
+#: last line) and the 3 last non-empty lines a run reads.
+HEAD_LINES = 4
 TAIL_LINES = 8
 #: Lines kept before and after every hit, for the report's evidence excerpts.
 CONTEXT_LINES = 3
@@ -114,6 +115,7 @@ class BlockResult:
     dropped_in_window: int  # not kept, inside the window (or without a time)
     dropped_outside: int  # not kept, outside the window
     undecodable: bool = False
+    open_end: bool = False  # the block ends inside a line that the next block finishes
 
 
 @dataclass
@@ -167,7 +169,7 @@ def scan_files(
     seen: dict[tuple[int, int], str] = {}
     names = ["<stdin>" if path == "-" else path for path, _ in entries]
     metas = dict(zip(names, paths_metadata(names, overrides), strict=True))
-    with _Scheduler(rule, workers or min(2, os.cpu_count() or 1), block_bytes) as scheduler:
+    with _Scheduler(rule, workers or (os.cpu_count() or 1) + 1, block_bytes) as scheduler:
         for path, explicit in entries:
             if path != "-":
                 why = _not_to_read(path, explicit, seen)
@@ -228,7 +230,7 @@ class _Scheduler:
         self.rule = rule
         self.limit = workers + 1
         self.block_bytes = block_bytes
-        self.pool = ThreadPoolExecutor(max_workers=workers)
+        self.executor = ThreadPoolExecutor(max_workers=workers)
         self.inflight: deque[tuple[list[FileLines], Future[list[BlockResult]]]] = deque()
         self.results: dict[int, list[BlockResult]] = {}
         self.batches: dict[str, tuple[list[FileLines], list[bytes]]] = {}
@@ -237,7 +239,7 @@ class _Scheduler:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
+        self.executor.shutdown(wait=True, cancel_futures=exc[0] is not None)
 
     def add_file(self, owner: FileLines, blocks: Iterator[bytes]) -> None:
         first = next(blocks)
@@ -249,8 +251,11 @@ class _Scheduler:
             if sum(len(p) for p in parts) >= self.block_bytes:
                 self._flush(owner.kind)
             return
-        for block in (first, second, *blocks) if second is not None else (first,):
-            self._submit([owner], [block])
+        self._submit([owner], [first])
+        if second is not None:
+            self._submit([owner], [second])
+            for block in blocks:
+                self._submit([owner], [block])
 
     def _flush(self, kind: str) -> None:
         owners, parts = self.batches.pop(kind, ([], []))
@@ -259,7 +264,7 @@ class _Scheduler:
 
     def _submit(self, owners: list[FileLines], parts: list[bytes]) -> None:
         kind = owners[0].kind
-        self.inflight.append((owners, self.pool.submit(reduce_parts, parts, kind, self.rule)))
+        self.inflight.append((owners, self.executor.submit(reduce_parts, parts, kind, self.rule)))
         self._collect(self.limit)
 
     def _collect(self, limit: int) -> None:
@@ -301,10 +306,8 @@ class _BlockReader:
         self.block_bytes = block_bytes
         self.damage: str | None = None
         self._fh = open_input(path)
-        self._chunks = self._raw_chunks()
-        self._pending: list[bytes] = []
-        self._first: bytes | None = None
-        self._started = False
+        self._gzip = False
+        self._first: bytes | bytearray | None = None
 
     def _read(self, size: int) -> bytes:
         try:
@@ -312,18 +315,39 @@ class _BlockReader:
         except OSError as exc:
             raise InputError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
 
-    def _raw_chunks(self) -> Iterator[bytes]:
+    def _raw_chunks(self) -> Iterator[bytes | bytearray]:
+        """Whole-line blocks for a plain file, decompressed chunks (not yet cut) for gzip."""
         head = self._read(self.block_bytes)
         if head[:3] == GZIP_MAGIC:
+            self._gzip = True
             yield from self._gunzip(head)
         else:
             if b"\x00" in head[:BINARY_SNIFF]:
                 raise InputError(f"{self.path}: binary file (NUL bytes), not a log")
-            yield head
-            while chunk := self._read(self.block_bytes):
-                yield chunk
+            yield from self._plain_blocks(head)
         if self.path != "-":
             self._fh.close()
+
+    def _plain_blocks(self, head: bytes) -> Iterator[bytes]:
+        """Blocks exactly as read (no copy): a block may end inside a line, which the next
+        block finishes (`_merge_blocks` joins the halves), but never inside a UTF-8 character."""
+        block = head
+        while block:
+            if block[-1] >= 0x80:
+                block += self._complete_character(block)
+            yield block
+            block = self._read(self.block_bytes)
+
+    def _complete_character(self, block: bytes) -> bytes:
+        """The bytes that finish a UTF-8 character cut by the end of `block` (none if whole)."""
+        for back in range(1, min(4, len(block)) + 1):
+            byte = block[-back]
+            if byte < 0x80:
+                return b""
+            if byte >= 0xC0:  # a lead byte: how long its character is
+                size = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+                return self._read(size - back) if size > back else b""
+        return b""
 
     def _gunzip(self, data: bytes) -> Iterator[bytes]:
         """Inflate member by member, in bounded steps, checking each member's CRC and size
@@ -386,7 +410,7 @@ class _BlockReader:
             raise InputError(f"{self.path}: truncated or corrupt gzip file ({problem})")
         self.damage = problem
 
-    def first(self) -> bytes | None:
+    def first(self) -> bytes | bytearray | None:
         """The first block, or None for an empty file."""
         if self._first is None:
             blocks = self._cut_blocks()
@@ -394,16 +418,24 @@ class _BlockReader:
             self._rest = blocks
         return self._first
 
-    def blocks(self) -> Iterator[bytes]:
+    def blocks(self) -> Iterator[bytes | bytearray]:
         first = self.first()
         if first is None:
             return
         yield first
         yield from self._rest
 
-    def _cut_blocks(self) -> Iterator[bytes]:
-        buffer = bytearray()
-        for chunk in self._chunks:
+    def _cut_blocks(self) -> Iterator[bytes | bytearray]:
+        chunks = self._raw_chunks()
+        first = next(chunks, None)
+        if first is None:
+            return
+        if not self._gzip:
+            yield first
+            yield from chunks
+            return
+        buffer = bytearray(first)
+        for chunk in chunks:
             buffer += chunk
             if len(buffer) < self.block_bytes:
                 continue
@@ -416,16 +448,17 @@ class _BlockReader:
             yield bytes(buffer)
 
 
-def _block_end(buffer: bytearray) -> int:
-    """Where to cut `buffer`: after its last newline, moved back past trailing CRI partial
+def _block_end(buffer: bytearray, end: int | None = None) -> int:
+    """Where to cut `buffer[:end]`: after its last newline, moved back past trailing CRI partial
     records so a partial line and its completion are in one block."""
-    cut = buffer.rfind(b"\n") + 1
+    end = len(buffer) if end is None else end
+    last = cut = buffer.rfind(b"\n", 0, end) + 1
     while cut > 0:
         start = buffer.rfind(b"\n", 0, cut - 1) + 1
         if not _CRI_PARTIAL_BYTES.match(buffer, start, cut):
             return cut
         cut = start
-    return buffer.rfind(b"\n") + 1  # nothing but partial records: cut anyway
+    return last  # nothing but partial records: cut anyway
 
 
 def _maybe_kube_document(path: str, first: bytes, reader: _BlockReader) -> dict | None:
@@ -491,11 +524,7 @@ def _lines(block: bytes) -> tuple[pl.Series, bool]:
         return pl.Series("raw", [], dtype=pl.String), False
     if b"\x1f" not in block:
         options = dict(
-            separator="\x1f",
-            quote_char=None,
-            has_header=False,
-            infer_schema=False,
-            new_columns=["raw"],
+            separator="\x1f", quote_char=None, has_header=False, schema={"raw": pl.String}
         )
         try:
             frame = pl.read_csv(block, encoding="utf8", **options)
@@ -560,6 +589,13 @@ def reduce_block(block: bytes, kind: str, rule: KeepRule) -> BlockResult:
 def reduce_parts(parts: Sequence[bytes], kind: str, rule: KeepRule) -> list[BlockResult]:
     """`reduce_block` for several blocks of the same envelope kind at once (small files are
     batched: per-call overhead, not regex time, would otherwise dominate a tree of them)."""
+    results = _reduce_parts(parts, kind, rule)
+    for part, result in zip(parts, results, strict=True):
+        result.open_end = bool(part) and not part.endswith(b"\n")
+    return results
+
+
+def _reduce_parts(parts: Sequence[bytes], kind: str, rule: KeepRule) -> list[BlockResult]:
     if len(parts) == 1:
         raw, undecodable = _lines(parts[0])
         frame = pl.DataFrame({"raw": raw}).with_columns(
@@ -572,7 +608,7 @@ def reduce_parts(parts: Sequence[bytes], kind: str, rule: KeepRule) -> list[Bloc
     joined = b"".join(p if p.endswith(b"\n") or not p else p + b"\n" for p in parts)
     raw, undecodable = _lines(joined)
     if raw.len() != sum(counts):  # a line splitter disagreement: never batch such parts
-        return [r for part in parts for r in reduce_parts([part], kind, rule)]
+        return [r for part in parts for r in _reduce_parts([part], kind, rule)]
     sizes = pl.DataFrame(
         {"part": list(range(len(parts))), "n": counts}, schema={"part": pl.UInt32, "n": pl.UInt32}
     ).filter(pl.col("n") > 0)
@@ -593,8 +629,10 @@ def _reduce(
     frame: pl.DataFrame, kind: str, rule: KeepRule, undecodable: bool, parts: int
 ) -> list[BlockResult]:
     regex = rule.for_kind(kind, undecodable=undecodable)
-    hit = _generic_hit(regex) if kind == GENERIC else pl.col("raw").str.contains(regex)
-    frame = frame.lazy().with_columns(hit.fill_null(True).alias("hit")).collect()
+    if kind == GENERIC:
+        frame = frame.with_columns(_generic_hit(regex).fill_null(True).alias("hit"))
+    else:  # a Series method runs on this thread: the pool's workers are the parallelism
+        frame = frame.lazy().with_columns(pl.col("raw").str.contains(regex).alias("hit")).collect()
     idx, n = pl.col("idx"), pl.col("n")
     keep = (idx < HEAD_LINES) | (idx + TAIL_LINES >= n)
     if frame["hit"].any():
@@ -713,30 +751,41 @@ def _window_edges() -> pl.Expr:
 
 
 def _merge_blocks(owner: FileLines, blocks: list[BlockResult], report: ReadReport) -> None:
-    """Number the kept lines of a file across its blocks and total its counts."""
-    parts = []
+    """Number the kept lines of a file across its blocks, join a line that a block boundary
+    cut in two (both halves are always kept: they are a block's last and the next one's first
+    line), and total the counts."""
+    parts: list[pl.DataFrame] = []
     offset = 0
-    for result in blocks:
+    for i, result in enumerate(blocks):
         kept = result.kept.select(
             pl.col("raw"), (pl.col("idx").cast(pl.Int64) + offset + 1).alias("line_no")
         )
-        if result.undecodable:
-            bad = pl.col("raw").str.contains("\ufffd", literal=True)
-            report.undecodable_lines += int(kept.select(bad.sum()).item())
-            kept = kept.with_columns(
-                pl.when(bad & ~pl.col("raw").str.starts_with(UNDECODABLE_PREFIX))
-                .then(pl.lit(UNDECODABLE_PREFIX) + pl.col("raw"))
-                .otherwise(pl.col("raw"))
-                .alias("raw")
+        if i and blocks[i - 1].open_end and parts and kept.height:
+            head = parts[-1].tail(1)
+            parts[-1] = parts[-1].head(parts[-1].height - 1)
+            joined = head["raw"][0] + kept["raw"][0]
+            kept = pl.concat(
+                [head.with_columns(pl.lit(joined, dtype=pl.String).alias("raw")), kept.slice(1)]
             )
         parts.append(kept)
-        offset += result.lines
+        step = result.lines - (1 if result.open_end and i + 1 < len(blocks) else 0)
+        offset += step
         owner.dropped_in_window += result.dropped_in_window
         owner.dropped_outside += result.dropped_outside
     owner.lines = offset
-    owner.kept = (
+    kept = (
         pl.concat(parts) if parts else pl.DataFrame(schema={"raw": pl.String, "line_no": pl.Int64})
     )
+    if any(result.undecodable for result in blocks):
+        bad = pl.col("raw").str.contains("\ufffd", literal=True)
+        report.undecodable_lines += int(kept.select(bad.sum()).item())
+        kept = kept.with_columns(
+            pl.when(bad & ~pl.col("raw").str.starts_with(UNDECODABLE_PREFIX))
+            .then(pl.lit(UNDECODABLE_PREFIX) + pl.col("raw"))
+            .otherwise(pl.col("raw"))
+            .alias("raw")
+        )
+    owner.kept = kept
 
 
 def _raw_frame(files: list[FileLines]) -> pl.DataFrame:
