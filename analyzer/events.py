@@ -53,6 +53,35 @@ MAINT_POD_RE = (
     r"^kopia-maint-(?:manual-)?(?P<rs>[a-z0-9.-]+?)-[0-9a-f]{16}(?:-\d+)?(?:-[a-z0-9]{5})?$"
 )
 CACHE_DIR_RE = r"volsync-(?P<dir>src|dst)-(?P<rs>[a-z0-9.-]+?)-cache"
+#: Containers VolSync runs its movers and KopiaMaintenance in (formats.md §3.1, §4, §5.3).
+MOVER_CONTAINERS = (
+    "kopia",
+    "restic",
+    "rclone",
+    "rsync",
+    "rsync-tls",
+    "syncthing",
+    "kopia-maintenance",
+)
+#: Pod name prefixes of VolSync's mover Jobs, its controller and KopiaMaintenance CronJobs.
+MOVER_POD_PREFIXES = ("volsync", "kopia-maint")
+
+
+def could_be_mover(pod: str | None, container: str | None) -> bool:
+    """Whether output of `pod`/`container` may be VolSync's: identity not fully known, a
+    VolSync or KopiaMaintenance pod name, or a mover container. Only a pod and container that
+    are both named and neither is VolSync's rule it out (an application's own pods)."""
+    if pod is None or container is None:
+        return True
+    return pod.startswith(MOVER_POD_PREFIXES) or container in MOVER_CONTAINERS
+
+
+def mover_output() -> pl.Expr:
+    """`could_be_mover` over the events table's pod and container columns."""
+    pod, container = pl.col("pod"), pl.col("container")
+    named = pod.str.starts_with(MOVER_POD_PREFIXES[0]) | pod.str.starts_with(MOVER_POD_PREFIXES[1])
+    unknown = pod.is_null() | container.is_null()
+    return (unknown | named | container.is_in(MOVER_CONTAINERS)).fill_null(False)
 
 
 def empty_events() -> pl.DataFrame:

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from .events import UTC_NS
+from .events import UTC_NS, mover_output
 
 DONE_RE = r"^(?:INFO: )?=== Done ===\s*$"
 EXIT_CODE_RE = r"^INFO: EXIT_CODE: (\d+)"
@@ -89,11 +89,13 @@ _POD_OUTPUT = ("cri", "kubectl", "docker", "plain", "loki", "raw")
 
 
 def pod_output(events: pl.DataFrame) -> pl.DataFrame:
-    """The lines a mover pod printed itself (not Kopia's own log files), with a pod name."""
+    """The lines a mover pod printed itself (not Kopia's own log files), with a pod name. Pods
+    that cannot be movers (an application's, read with `--all-pods`) make no runs."""
     return events.filter(
         pl.col("pod").is_not_null()
         & pl.col("envelope").is_in(_POD_OUTPUT)
         & pl.col("ts").is_not_null()
+        & mover_output()
     )
 
 

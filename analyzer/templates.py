@@ -1,8 +1,8 @@
 """Discovery of unrecognised errors: group the problem lines no catalog pattern explains.
 
 A problem line is an unmatched line that says something went wrong (a WARN/ERROR level, a mover
-`ERROR:`/`WARN:` prefix, stderr output, or an error word) and is not known healthy noise (Kopia
-progress lines, `Snapshotting …`, `Connected to repository.`, blank lines, …).
+`ERROR:`/`WARN:` prefix, stderr output of a mover pod, or an error word) and is not known healthy
+noise (Kopia progress lines, `Snapshotting …`, `Connected to repository.`, blank lines, …).
 
 Templating is plain polars: one chain of `str.replace_all` over the whole message column masks the
 variable parts (timestamps, ids, paths, durations, sizes, numbers, …) with `<KIND>` tokens, then a
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import polars as pl
 import yaml
 
-from analyzer.events import EVENTS_SCHEMA, UTC_NS, conform
+from analyzer.events import EVENTS_SCHEMA, UTC_NS, conform, mover_output
 
 __all__ = [
     "MASKS",
@@ -110,7 +110,9 @@ def _problem_expr() -> pl.Expr:
     loud_level = level.is_in(PROBLEM_LEVELS).fill_null(False)
     quiet = level.is_in(QUIET_LEVELS).fill_null(False)
     quiet = quiet | msg.str.contains(MOVER_QUIET_RE).fill_null(False)
-    stderr = (pl.col("stream") == "stderr").fill_null(False) & ~quiet
+    # stderr is a sign only where the writer has no levels of its own: Kopia >= 0.22's console
+    # in a mover pod. Other pods (klog writes everything to stderr) are judged by content.
+    stderr = (pl.col("stream") == "stderr").fill_null(False) & ~quiet & mover_output()
     problem = (
         loud_level
         | msg.str.contains(MOVER_PROBLEM_RE).fill_null(False)
@@ -124,10 +126,11 @@ def problem_lines(events: pl.DataFrame, matched: pl.Series | pl.Expr | None = No
     """Unmatched lines that look like problems, as an events table (same columns, same order).
 
     A line is a problem when its level is WARN/ERROR (Kopia CLI log level or mover prefix), it
-    starts with a mover `ERROR:`/`WARN:` prefix, it came from stderr (unless INFO/DEBUG), or it
-    contains an error word (error, failed, unable to, cannot, denied, panic, fatal, timeout;
-    case-insensitive, whole words). Known-healthy lines (`BENIGN_RES`: Kopia progress,
-    `Snapshotting …`, `Connected to repository.`, blank lines, …) never are. Rows where `matched`
+    starts with a mover `ERROR:`/`WARN:` prefix, it came from a mover pod's stderr (unless
+    INFO/DEBUG; `events.mover_output`), or it contains an error word (error, failed, unable
+    to, cannot, denied, panic, fatal, timeout; case-insensitive, whole words). Known-healthy
+    lines (`BENIGN_RES`: Kopia progress, `Snapshotting …`, `Connected to repository.`, blank
+    lines, …) never are. Rows where `matched`
     is true (a Boolean Series as long as `events`, or an expression over it) are excluded: the
     catalog already explains them. Null in `matched` counts as not matched.
     """

@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 import polars as pl
 
+from .. import events as events_mod
 from ..envelopes import UNDECODABLE_PREFIX
 from ..events import CACHE_DIR_RE
 
@@ -382,22 +383,11 @@ def path_metadata(path: str, overrides: Overrides | None = None) -> dict[str, st
     return paths_metadata([path], overrides)[0]
 
 
-#: Containers VolSync runs its movers and KopiaMaintenance in (formats.md §3.1, §4, §5.3).
-MOVER_CONTAINERS = frozenset(
-    {"kopia", "restic", "rclone", "rsync", "rsync-tls", "syncthing", "kopia-maintenance"}
-)
-#: Pod name prefixes of VolSync's mover Jobs, its controller and KopiaMaintenance CronJobs.
-MOVER_POD_PREFIXES = ("volsync", "kopia-maint")
-
-
 def could_be_mover(meta: dict[str, str | None]) -> bool:
     """Whether a file's path leaves open that it holds VolSync output. Only a node-log path
     (`/var/log/pods/...`, `/var/log/containers/...`) that names a pod and container can rule
     it out: neither a VolSync/KopiaMaintenance pod name nor a mover container."""
-    pod, container = meta.get("pod"), meta.get("container")
-    if pod is None or container is None:
-        return True
-    return pod.startswith(MOVER_POD_PREFIXES) or container in MOVER_CONTAINERS
+    return events_mod.could_be_mover(meta.get("pod"), meta.get("container"))
 
 
 def mover_pod_filter(entries: list[tuple[str, bool]], report: ReadReport) -> list[tuple[str, bool]]:

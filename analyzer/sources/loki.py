@@ -985,7 +985,19 @@ def _run_all(tasks: Sequence[Callable[[], T]], parallel: int, show: bool | None)
     results: list[Any] = [None] * len(tasks)
     bar = tqdm(total=len(tasks), desc="loki", unit="range", file=sys.stderr, disable=not show)
     pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="loki")
-    futures: dict[Future[T], int] = {pool.submit(task): i for i, task in enumerate(tasks)}
+    failed = threading.Event()
+
+    def guarded(task: Callable[[], T]) -> T:
+        # a task not yet started when another failed does not start: no request after an error
+        if failed.is_set():
+            raise LokiError("the fetch was cancelled")
+        try:
+            return task()
+        except BaseException:
+            failed.set()
+            raise
+
+    futures: dict[Future[T], int] = {pool.submit(guarded, t): i for i, t in enumerate(tasks)}
     try:
         for future in as_completed(futures):
             results[futures[future]] = future.result()

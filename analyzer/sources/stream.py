@@ -24,17 +24,17 @@ import os
 import re
 import struct
 import zlib
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
 
 from .. import envelopes
 from ..envelopes import UNDECODABLE_PREFIX
-from ..events import UTC_NS
+from ..events import UTC_NS, could_be_mover
 from .files import (
     BINARY_SNIFF,
     GZ_CHECKSUM,
@@ -97,10 +97,12 @@ class KeepRule:
     start: datetime | None = None
     end: datetime | None = None
 
-    def for_kind(self, kind: str, *, undecodable: bool = False) -> str:
+    def for_kind(self, kind: str, *, undecodable: bool = False, stderr: bool = True) -> str:
+        """The regex for one envelope kind; `stderr`: keep every CRI stderr record (a mover
+        pod's stderr lines can be problems by their stream alone, `templates.problem_lines`)."""
         parts = [self.regex, *_ENVELOPE_EXTRAS]
         if kind == TIMED:
-            parts += [_UNTIMED, _CRI_STDERR, _CRI_PARTIAL]
+            parts += [_UNTIMED, _CRI_PARTIAL, *([_CRI_STDERR] if stderr else [])]
         if undecodable:
             parts.append("\ufffd")
         return "|".join(f"(?:{p})" for p in parts)
@@ -116,6 +118,7 @@ class BlockResult:
     dropped_outside: int  # not kept, outside the window
     undecodable: bool = False
     open_end: bool = False  # the block ends inside a line that the next block finishes
+    by_pod: dict[str, int] = field(default_factory=dict)  # `--prefix` pods' share of dropped_in
 
 
 @dataclass
@@ -126,9 +129,11 @@ class FileLines:
     meta: dict[str, str | None]
     kind: str
     kept: pl.DataFrame  # raw, line_no
+    stderr: bool = True  # whether stderr lines can be problems by their stream (a mover's)
     lines: int = 0
     dropped_in_window: int = 0
     dropped_outside: int = 0
+    by_pod: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -148,13 +153,14 @@ def scan_files(
     *,
     all_pods: bool = False,
     workers: int | None = None,
-    block_bytes: int = BLOCK_BYTES,
+    block_bytes: int | None = None,
 ) -> ScanResult:
     """Read every input once in blocks and keep what `rule` asks for.
 
     Files are handled like `read_files` (same errors, skips and damage notes); files of pods that
     cannot be VolSync mover pods are skipped by their path unless `all_pods`.
     """
+    block_bytes = block_bytes or BLOCK_BYTES
     report = ReadReport()
     entries = expand_paths(paths, report)
     named = overrides and any((overrides.namespace, overrides.pod, overrides.container))
@@ -193,7 +199,9 @@ def scan_files(
                 report.files.append(path)
                 report.kube_documents.append((path, document))
                 continue
-            owner = FileLines(name, metas[name], sniff_kind(first), pl.DataFrame())
+            meta = metas[name]
+            mover = could_be_mover(meta.get("pod"), meta.get("container"))
+            owner = FileLines(name, meta, sniff_kind(first), pl.DataFrame(), stderr=mover)
             try:
                 scheduler.add_file(owner, reader.blocks())
             except InputError as exc:
@@ -233,7 +241,7 @@ class _Scheduler:
         self.executor = ThreadPoolExecutor(max_workers=workers)
         self.inflight: deque[tuple[list[FileLines], Future[list[BlockResult]]]] = deque()
         self.results: dict[int, list[BlockResult]] = {}
-        self.batches: dict[str, tuple[list[FileLines], list[bytes]]] = {}
+        self.batches: dict[tuple[str, bool], tuple[list[FileLines], list[bytes]]] = {}
 
     def __enter__(self) -> _Scheduler:
         return self
@@ -245,11 +253,12 @@ class _Scheduler:
         first = next(blocks)
         second = next(blocks, None)
         if second is None and len(first) < SMALL_FILE:
-            owners, parts = self.batches.setdefault(owner.kind, ([], []))
+            key = (owner.kind, owner.stderr)
+            owners, parts = self.batches.setdefault(key, ([], []))
             owners.append(owner)
             parts.append(first)
             if sum(len(p) for p in parts) >= self.block_bytes:
-                self._flush(owner.kind)
+                self._flush(key)
             return
         self._submit([owner], [first])
         if second is not None:
@@ -257,14 +266,15 @@ class _Scheduler:
             for block in blocks:
                 self._submit([owner], [block])
 
-    def _flush(self, kind: str) -> None:
-        owners, parts = self.batches.pop(kind, ([], []))
+    def _flush(self, key: tuple[str, bool]) -> None:
+        owners, parts = self.batches.pop(key, ([], []))
         if owners:
             self._submit(owners, parts)
 
     def _submit(self, owners: list[FileLines], parts: list[bytes]) -> None:
-        kind = owners[0].kind
-        self.inflight.append((owners, self.executor.submit(reduce_parts, parts, kind, self.rule)))
+        kind, stderr = owners[0].kind, owners[0].stderr
+        future = self.executor.submit(reduce_parts, parts, kind, self.rule, stderr)
+        self.inflight.append((owners, future))
         self._collect(self.limit)
 
     def _collect(self, limit: int) -> None:
@@ -284,8 +294,8 @@ class _Scheduler:
         self.results.pop(id(owner), None)
 
     def finish(self) -> None:
-        for kind in list(self.batches):
-            self._flush(kind)
+        for key in list(self.batches):
+            self._flush(key)
         self._collect(0)
 
 
@@ -369,8 +379,17 @@ class _BlockReader:
                 if not data:
                     data = self._read(self.block_bytes)
                     if not data:
-                        self._damaged("the compressed data ends early", produced)
-                        return
+                        try:  # output that an earlier size-capped call left inside zlib
+                            out = inflater.flush()
+                        except zlib.error:
+                            out = b""
+                        if out:
+                            crc, size = zlib.crc32(out, crc), size + len(out)
+                            yield out
+                        if not inflater.eof:
+                            self._damaged("the compressed data ends early", produced or bool(out))
+                            return
+                        break
                 try:
                     out = inflater.decompress(data, self.block_bytes)
                 except zlib.error:
@@ -383,7 +402,9 @@ class _BlockReader:
                     produced = True
                     crc, size = zlib.crc32(out, crc), size + len(out)
                     yield out
-            tail = self._fill(inflater.unused_data + data, 8)
+            # after the end, `unused_data` holds all the input that followed it (CPython may
+            # still report the same bytes in `unconsumed_tail`: not added twice)
+            tail = self._fill(inflater.unused_data, 8)
             if len(tail) < 8:
                 self._damaged("the compressed data ends early", produced)
                 return
@@ -563,7 +584,7 @@ def _line_time(kind: str) -> pl.Expr:
     return pl.lit(None, dtype=UTC_NS)
 
 
-def _generic_hit(regex: str) -> pl.Expr:
+def _generic_hit(regex: str, stderr: bool) -> pl.Expr:
     """For JSON and `--prefix` envelopes: the regex on the line and on its content (JSON
     escapes hide text from the first), stderr records, and lines without an envelope time."""
     raw = pl.col("raw")
@@ -581,21 +602,25 @@ def _generic_hit(regex: str) -> pl.Expr:
     )
 
 
-def reduce_block(block: bytes, kind: str, rule: KeepRule) -> BlockResult:
+def reduce_block(block: bytes, kind: str, rule: KeepRule, stderr: bool = True) -> BlockResult:
     """Split `block` into lines and keep those `rule` and the envelope need (module docstring)."""
-    return reduce_parts([block], kind, rule)[0]
+    return reduce_parts([block], kind, rule, stderr)[0]
 
 
-def reduce_parts(parts: Sequence[bytes], kind: str, rule: KeepRule) -> list[BlockResult]:
+def reduce_parts(
+    parts: Sequence[bytes], kind: str, rule: KeepRule, stderr: bool = True
+) -> list[BlockResult]:
     """`reduce_block` for several blocks of the same envelope kind at once (small files are
     batched: per-call overhead, not regex time, would otherwise dominate a tree of them)."""
-    results = _reduce_parts(parts, kind, rule)
+    results = _reduce_parts(parts, kind, rule, stderr)
     for part, result in zip(parts, results, strict=True):
         result.open_end = bool(part) and not part.endswith(b"\n")
     return results
 
 
-def _reduce_parts(parts: Sequence[bytes], kind: str, rule: KeepRule) -> list[BlockResult]:
+def _reduce_parts(
+    parts: Sequence[bytes], kind: str, rule: KeepRule, stderr: bool
+) -> list[BlockResult]:
     if len(parts) == 1:
         raw, undecodable = _lines(parts[0])
         frame = pl.DataFrame({"raw": raw}).with_columns(
@@ -603,12 +628,12 @@ def _reduce_parts(parts: Sequence[bytes], kind: str, rule: KeepRule) -> list[Blo
             pl.lit(raw.len(), dtype=pl.UInt32).alias("n"),
             pl.int_range(pl.len(), dtype=pl.UInt32).alias("idx"),
         )
-        return _reduce(frame, kind, rule, undecodable, 1)
+        return _reduce(frame, kind, rule, undecodable, 1, stderr)
     counts = [_line_count(part) for part in parts]
     joined = b"".join(p if p.endswith(b"\n") or not p else p + b"\n" for p in parts)
     raw, undecodable = _lines(joined)
     if raw.len() != sum(counts):  # a line splitter disagreement: never batch such parts
-        return [r for part in parts for r in _reduce_parts([part], kind, rule)]
+        return [r for part in parts for r in _reduce_parts([part], kind, rule, stderr)]
     sizes = pl.DataFrame(
         {"part": list(range(len(parts))), "n": counts}, schema={"part": pl.UInt32, "n": pl.UInt32}
     ).filter(pl.col("n") > 0)
@@ -618,7 +643,7 @@ def _reduce_parts(parts: Sequence[bytes], kind: str, rule: KeepRule) -> list[Blo
     frame = layout.with_columns(
         raw, pl.int_range(pl.len(), dtype=pl.UInt32).over("part").alias("idx")
     )
-    return _reduce(frame, kind, rule, undecodable, len(parts))
+    return _reduce(frame, kind, rule, undecodable, len(parts), stderr)
 
 
 def _same_part(k: int) -> pl.Expr:
@@ -626,22 +651,27 @@ def _same_part(k: int) -> pl.Expr:
 
 
 def _reduce(
-    frame: pl.DataFrame, kind: str, rule: KeepRule, undecodable: bool, parts: int
+    frame: pl.DataFrame, kind: str, rule: KeepRule, undecodable: bool, parts: int, stderr: bool
 ) -> list[BlockResult]:
-    regex = rule.for_kind(kind, undecodable=undecodable)
+    regex = rule.for_kind(kind, undecodable=undecodable, stderr=stderr)
     if kind == GENERIC:
-        frame = frame.with_columns(_generic_hit(regex).fill_null(True).alias("hit"))
+        frame = frame.with_columns(_generic_hit(regex, stderr).fill_null(True).alias("hit"))
     else:  # a Series method runs on this thread: the pool's workers are the parallelism
         frame = frame.lazy().with_columns(pl.col("raw").str.contains(regex).alias("hit")).collect()
     idx, n = pl.col("idx"), pl.col("n")
     keep = (idx < HEAD_LINES) | (idx + TAIL_LINES >= n)
     if frame["hit"].any():
-        keep = keep | pl.any_horizontal(
-            [
-                pl.col("hit").shift(k).fill_null(False) & _same_part(k)
-                for k in range(-CONTEXT_LINES, 1 + CONTEXT_LINES)
-            ]
-        )
+        if parts == 1:  # one block: a rolling window is the context
+            width = 2 * CONTEXT_LINES + 1
+            context = pl.col("hit").cast(pl.UInt8).rolling_max(width, center=True, min_samples=1)
+            keep = keep | context.cast(pl.Boolean)
+        else:
+            keep = keep | pl.any_horizontal(
+                [
+                    pl.col("hit").shift(k).fill_null(False) & _same_part(k)
+                    for k in range(-CONTEXT_LINES, 1 + CONTEXT_LINES)
+                ]
+            )
         keep = keep | _neighbours(frame, kind)
     frame = frame.with_columns(keep.alias("keep"))
     in_window = _in_window(frame, kind, rule, parts)
@@ -652,9 +682,15 @@ def _reduce(
         dropped_in = (pl.col("win") & ~pl.col("keep")).sum()
     else:
         dropped_in = (~pl.col("keep")).sum()
-    totals = frame.group_by("part").agg(
-        pl.len().alias("lines"), dropped_in.alias("dropped_in"), pl.col("keep").sum().alias("kept")
-    )
+    sums = [
+        pl.len().alias("lines"),
+        dropped_in.alias("dropped_in"),
+        pl.col("keep").sum().alias("kept"),
+    ]
+    if parts == 1:
+        totals = frame.select(pl.lit(0, dtype=pl.UInt32).alias("part"), *sums)
+    else:
+        totals = frame.group_by("part").agg(*sums)
     kept = frame.filter(pl.col("keep")).select(
         # a copy, so the survivors do not keep the whole block's buffers alive
         pl.concat_str([pl.col("raw"), pl.lit("")]).alias("raw"),
@@ -662,6 +698,7 @@ def _reduce(
         "part",
     )
     by_part = kept.partition_by("part", as_dict=True, include_key=False) if parts > 1 else {}
+    prefixed = _dropped_by_prefix(frame, in_window is not None) if kind == GENERIC else {}
     results = []
     rows = {row["part"]: row for row in totals.iter_rows(named=True)}
     for i in range(parts):
@@ -674,9 +711,27 @@ def _reduce(
                 int(row["dropped_in"]),
                 int(row["lines"] - row["kept"] - row["dropped_in"]),
                 undecodable,
+                by_pod=prefixed.get(i, {}),
             )
         )
     return results
+
+
+def _dropped_by_prefix(frame: pl.DataFrame, windowed: bool) -> dict[int, dict[str, int]]:
+    """For `kubectl logs --prefix` lines: how many lines of each named pod were not kept (the
+    pod is on the line, not in the path), per part."""
+    dropped = ~pl.col("keep") & (pl.col("win") if windowed else pl.lit(True))
+    counts = (
+        frame.filter(dropped)
+        .select("part", pl.col("raw").str.extract(r"^\[pod/([a-z0-9][a-z0-9.-]*)/", 1).alias("pod"))
+        .drop_nulls("pod")
+        .group_by("part", "pod")
+        .len()
+    )
+    out: dict[int, dict[str, int]] = {}
+    for part, pod, n in counts.iter_rows():
+        out.setdefault(part, {})[pod] = n
+    return out
 
 
 def _neighbours(frame: pl.DataFrame, kind: str) -> pl.Expr:
@@ -771,6 +826,7 @@ def _merge_blocks(owner: FileLines, blocks: list[BlockResult], report: ReadRepor
         step = result.lines - (1 if result.open_end and i + 1 < len(blocks) else 0)
         offset += step
         owner.dropped_in_window += result.dropped_in_window
+        owner.by_pod.update(result.by_pod)
         owner.dropped_outside += result.dropped_outside
     owner.lines = offset
     kept = (
@@ -815,14 +871,20 @@ DROPPED_SCHEMA = {
 
 
 def _dropped_frame(files: list[FileLines]) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "source": [f.source for f in files],
-            "pod": [f.meta.get("pod") for f in files],
-            "kind": [f.kind for f in files],
-            "lines": [f.lines for f in files],
-            "dropped_in_window": [f.dropped_in_window for f in files],
-            "dropped_outside": [f.dropped_outside for f in files],
-        },
-        schema=DROPPED_SCHEMA,
-    )
+    """One row per file with its counts; a `--prefix` file's not-kept lines are split into one
+    row per pod named on them (the file's own row keeps its remainder)."""
+    rows = []
+    for f in files:
+        named = sum(f.by_pod.values())
+        rows.append(
+            (
+                f.source,
+                f.meta.get("pod"),
+                f.kind,
+                f.lines,
+                f.dropped_in_window - named,
+                f.dropped_outside,
+            )
+        )
+        rows += [(f.source, pod, f.kind, 0, n, 0) for pod, n in sorted(f.by_pod.items())]
+    return pl.DataFrame(rows, schema=DROPPED_SCHEMA, orient="row")
