@@ -56,9 +56,36 @@ class RenderOptions:
 MAX_LINE_CHARS = 2000
 
 
+_KOPIA_LOGS = ("kopia-cli", "kopia-json")
+
+
+def shown_events(analysis: Analysis) -> pl.DataFrame:
+    """The events an evidence excerpt can show, at the most generous budget level: per
+    signature the hits `_View.excerpts` may pick (the first from Kopia's logs, the first from
+    pod output, the first few) and the lines around them in their file. Only these are
+    redacted and rendered; the rest of the events table never reaches a report."""
+    widest = _LEVELS[0]
+    events, matches = analysis.events, analysis.matches
+    if matches.height == 0 or events.height == 0:
+        return events.head(0)
+    hits = matches.join(events.select("event_id", "envelope"), on="event_id").with_columns(
+        pl.col("envelope").is_in(_KOPIA_LOGS).alias("_k")
+    )
+    order = pl.col("event_id").rank("ordinal")
+    picked = hits.filter(
+        (order.over("signature") <= widest["excerpts"]) | (order.over("signature", "_k") == 1)
+    )["event_id"].unique()
+    centres = events.filter(pl.col("event_id").is_in(picked.implode())).select(
+        "source", pl.col("line_no").alias("_centre")
+    )
+    near = (pl.col("line_no") - pl.col("_centre")).abs() <= widest["context"]
+    around = events.join(centres, on="source").filter(near)["event_id"].unique()
+    return events.filter(pl.col("event_id").is_in(around.implode()))
+
+
 def redact_analysis(analysis: Analysis, redactor: Redactor) -> Analysis:
     """The analysis with every log-derived string redacted: done once, before any rendering."""
-    events = redactor.redact_column(analysis.events, "message")
+    events = redactor.redact_column(shown_events(analysis), "message")
     unclassified = analysis.unclassified
     for column in ("template", "example"):
         if column in unclassified.columns:
@@ -115,7 +142,7 @@ def clip_lines(analysis: Analysis) -> Analysis:
         )
     return replace(
         analysis,
-        events=analysis.events.with_columns(_clip("message")),
+        events=shown_events(analysis).with_columns(_clip("message")),
         runs=analysis.runs.with_columns(_clip("last_message")),
         findings=analysis.findings.with_columns(_clip("example"))
         if "example" in analysis.findings.columns
@@ -211,7 +238,7 @@ class _View:
         ids = a.matches.filter(pl.col("signature") == signature)["event_id"]
         hits = a.events.filter(pl.col("event_id").is_in(ids.implode()))
         # one excerpt per distinct source kind first (pod output, Kopia log), then by time
-        hits = hits.with_columns(pl.col("envelope").is_in(["kopia-cli", "kopia-json"]).alias("_k"))
+        hits = hits.with_columns(pl.col("envelope").is_in(_KOPIA_LOGS).alias("_k"))
         picked = pl.concat(
             [hits.filter(pl.col("_k")).head(1), hits.filter(~pl.col("_k")).head(1), hits.head(4)]
         )

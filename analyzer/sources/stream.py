@@ -62,8 +62,11 @@ BLOCK_BYTES = 16 << 20
 #: last line) and the 3 last non-empty lines a run reads.
 HEAD_LINES = 4
 TAIL_LINES = 8
-#: Lines kept before and after every hit, for the report's evidence excerpts.
+#: Lines kept before and after a hit, for the report's evidence excerpts, around the first
+#: CONTEXT_HITS hits of each block (a signature's excerpts are its earliest lines; in a block
+#: dense with hits, later hits are kept without their neighbours).
 CONTEXT_LINES = 3
+CONTEXT_HITS = 64
 #: Lines read to decide a file's envelope kind.
 SNIFF_LINES = 200
 #: A file that starts like a pretty-printed JSON document is read whole as a Kubernetes dump only
@@ -175,17 +178,21 @@ def scan_files(
     seen: dict[tuple[int, int], str] = {}
     names = ["<stdin>" if path == "-" else path for path, _ in entries]
     metas = dict(zip(names, paths_metadata(names, overrides), strict=True))
-    with _Scheduler(rule, workers or (os.cpu_count() or 1) + 1, block_bytes) as scheduler:
-        for path, explicit in entries:
-            if path != "-":
-                why = _not_to_read(path, explicit, seen)
-                if why:
-                    report.skipped.append((path, why))
-                    continue
+    readable = []
+    for path, explicit in entries:
+        why = _not_to_read(path, explicit, seen) if path != "-" else None
+        if why:
+            report.skipped.append((path, why))
+        else:
+            readable.append((path, explicit))
+    with (
+        _Scheduler(rule, workers or (os.cpu_count() or 1) + 1, block_bytes) as scheduler,
+        ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as opener,
+    ):
+        for (path, explicit), opened in _ahead(opener, readable, block_bytes):
             name = "<stdin>" if path == "-" else path
             try:
-                reader = _BlockReader(path, block_bytes)
-                first = reader.first()
+                reader, first = opened.result()
             except InputError as exc:
                 if explicit:
                     raise
@@ -297,6 +304,28 @@ class _Scheduler:
         for key in list(self.batches):
             self._flush(key)
         self._collect(0)
+
+
+#: Files opened (and their first block read and decompressed) ahead of the one being reduced.
+OPEN_AHEAD = 4
+
+
+def _open_first(path: str, block_bytes: int) -> tuple[_BlockReader, bytes | None]:
+    reader = _BlockReader(path, block_bytes)
+    return reader, reader.first()
+
+
+def _ahead(
+    pool: ThreadPoolExecutor, entries: list[tuple[str, bool]], block_bytes: int
+) -> Iterator[tuple[tuple[str, bool], Future[tuple[_BlockReader, bytes | None]]]]:
+    """The entries in order, each with its opening already under way on `pool`: a tree of
+    rotated `.gz` files decompresses on every core instead of one file at a time."""
+    pending: deque[tuple[tuple[str, bool], Future]] = deque()
+    for entry in entries:
+        pending.append((entry, pool.submit(_open_first, entry[0], block_bytes)))
+        if len(pending) > OPEN_AHEAD:
+            yield pending.popleft()
+    yield from pending
 
 
 # --------------------------------------------------------------------------------------------
@@ -661,14 +690,21 @@ def _reduce(
     idx, n = pl.col("idx"), pl.col("n")
     keep = (idx < HEAD_LINES) | (idx + TAIL_LINES >= n)
     if frame["hit"].any():
+        keep = keep | pl.col("hit")
+        # context for the first hits of each part (the report shows a signature's earliest
+        # lines; a block dense with hits would otherwise keep seven lines for each)
+        centre = pl.col("hit") & (
+            pl.col("hit").cast(pl.UInt32).cum_sum().over("part") <= CONTEXT_HITS
+        )
         if parts == 1:  # one block: a rolling window is the context
             width = 2 * CONTEXT_LINES + 1
-            context = pl.col("hit").cast(pl.UInt8).rolling_max(width, center=True, min_samples=1)
+            context = centre.cast(pl.UInt8).rolling_max(width, center=True, min_samples=1)
             keep = keep | context.cast(pl.Boolean)
         else:
+            frame = frame.with_columns(centre.alias("_centre"))
             keep = keep | pl.any_horizontal(
                 [
-                    pl.col("hit").shift(k).fill_null(False) & _same_part(k)
+                    pl.col("_centre").shift(k).fill_null(False) & _same_part(k)
                     for k in range(-CONTEXT_LINES, 1 + CONTEXT_LINES)
                 ]
             )
@@ -845,19 +881,26 @@ def _merge_blocks(owner: FileLines, blocks: list[BlockResult], report: ReadRepor
 
 
 def _raw_frame(files: list[FileLines]) -> pl.DataFrame:
-    frames = [
-        f.kept.with_columns(
-            pl.lit(f.source).alias("source"),
-            *[pl.lit(v, dtype=pl.String).alias(k) for k, v in f.meta.items()],
-        )
-        for f in files
-        if f.kept.height
-    ]
-    if not frames:
-        schema = {"raw": pl.String, "line_no": pl.Int64, "source": pl.String}
-        schema.update({k: pl.String for k in paths_metadata(["x"])[0]})
+    """Every file's kept lines with its path metadata (one join, not a frame per file)."""
+    schema = {"raw": pl.String, "line_no": pl.Int64, "source": pl.String}
+    schema.update({k: pl.String for k in paths_metadata(["x"])[0]})
+    present = [f for f in files if f.kept.height]
+    if not present:
         return pl.DataFrame(schema=schema)
-    return pl.concat(frames, how="vertical_relaxed")
+    kept = pl.concat(
+        [
+            f.kept.with_columns(pl.lit(i, dtype=pl.UInt32).alias("_file"))
+            for i, f in enumerate(present)
+        ]
+    )
+    meta = pl.DataFrame(
+        [{"_file": i, "source": f.source, **f.meta} for i, f in enumerate(present)],
+        schema={
+            "_file": pl.UInt32,
+            **{k: v for k, v in schema.items() if k not in ("raw", "line_no")},
+        },
+    )
+    return kept.join(meta, on="_file", how="left", maintain_order="left").select(list(schema))
 
 
 DROPPED_SCHEMA = {
