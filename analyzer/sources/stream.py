@@ -689,13 +689,15 @@ def _reduce(
         frame = frame.lazy().with_columns(pl.col("raw").str.contains(regex).alias("hit")).collect()
     idx, n = pl.col("idx"), pl.col("n")
     keep = (idx < HEAD_LINES) | (idx + TAIL_LINES >= n)
-    if frame["hit"].any():
+    hits = int(frame["hit"].sum())
+    if hits:
         keep = keep | pl.col("hit")
         # context for the first hits of each part (the report shows a signature's earliest
         # lines; a block dense with hits would otherwise keep seven lines for each)
-        centre = pl.col("hit") & (
-            pl.col("hit").cast(pl.UInt32).cum_sum().over("part") <= CONTEXT_HITS
-        )
+        centre = pl.col("hit")
+        if hits > CONTEXT_HITS:
+            rank = pl.col("hit").cast(pl.UInt32).cum_sum()
+            centre = centre & ((rank if parts == 1 else rank.over("part")) <= CONTEXT_HITS)
         if parts == 1:  # one block: a rolling window is the context
             width = 2 * CONTEXT_LINES + 1
             context = centre.cast(pl.UInt8).rolling_max(width, center=True, min_samples=1)
