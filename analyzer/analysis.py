@@ -237,7 +237,9 @@ def analyze(
         raw, read = read_files(paths, overrides, all_pods=all_pods)
         parts.append(events_from_raw(raw))
     elif paths:
-        rule = stream.KeepRule(file_filter(cat.signatures), window.start, window.end)
+        rule = stream.KeepRule(
+            file_filter(cat.signatures), window.start, window.end, routine=templates.BENIGN_RE
+        )
         scan = stream.scan_files(paths, overrides, rule, all_pods=all_pods)
         raw, read, dropped = scan.raw, scan.report, scan.dropped
         parts.append(events_from_raw(raw))

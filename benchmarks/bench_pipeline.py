@@ -136,8 +136,9 @@ def main() -> None:
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         events, runs, md_len, t_import, t_analyze, t_render = out.stdout.split()
         print(
-            f"analyze: {int(events):,} events, {int(runs):,} runs in {float(t_analyze):.2f} s "
-            f"({int(events) / float(t_analyze):,.0f} lines/s, {size / 1e6 / float(t_analyze):.1f} MB/s)"
+            f"analyze: {lines:,} lines ({int(events):,} kept as events), {int(runs):,} runs "
+            f"in {float(t_analyze):.2f} s ({lines / float(t_analyze):,.0f} lines/s, "
+            f"{size / 1e6 / float(t_analyze):.1f} MB/s)"
         )
         print(
             f"render:  {int(md_len):,} chars in {float(t_render):.2f} s; import {float(t_import):.2f} s"

@@ -6,11 +6,12 @@ by polars (`read_csv` over the raw bytes), and one combined regex (everything an
 reads from a line, made a superset so it can run on the still-enveloped line) picks the
 survivors. Around them the block also keeps what the analysis reads by position: the first and
 last lines of each block (so a file's first line, its last lines and the lines near any block
-edge survive), the report's context lines around every hit, the line before a line with no time
-of its own (which inherits that time), the record that completes a CRI partial line, and the
-lines at the edges of the time window. Lines that are not kept are only counted (in and outside
-the window). The kept lines then go through the same envelope parsing as the in-memory path, so
-both give the same runs, findings and verification status (`tests/test_streaming.py`).
+edge survive), the report's context lines around a block's first hits, the last timed line
+before a line with no time of its own (which inherits that time), the record that completes a
+CRI partial line, and the lines at the edges of the time window. Lines that are not kept are
+only counted (in and outside the window). The kept lines then go through the same envelope
+parsing as the in-memory path, so both give the same runs, findings and verification status
+(`tests/test_streaming.py`).
 
 Blocks are reduced on a small thread pool (polars releases the GIL), a few in flight at a time,
 so memory stays flat whatever the input size; survivors are copied out of the block buffers so
@@ -88,7 +89,6 @@ _CRI_STDERR = r"^\S+ stderr [PF] "
 _CRI_PARTIAL = r"^\S+ (?:stdout|stderr) P "
 _ENVELOPE_EXTRAS = (r"\x1b", r'"m":"', r"\r")
 _LEADING_TIME = r"^([0-9][0-9T:.+\-Z]*)(?: |$)"
-_CRI_PARTIAL_BYTES = re.compile(rb"^\S+ (?:stdout|stderr) P ")
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,9 @@ class KeepRule:
     regex: str
     start: datetime | None = None
     end: datetime | None = None
+    #: Messages that are routine even on a mover's stderr (Kopia progress ...): a stderr record
+    #: kept for its stream alone is dropped again when its message matches this.
+    routine: str | None = None
 
     def for_kind(self, kind: str, *, undecodable: bool = False, stderr: bool = True) -> str:
         """The regex for one envelope kind; `stderr`: keep every CRI stderr record (a mover
@@ -333,11 +336,13 @@ def _ahead(
 
 
 class _BlockReader:
-    """A file (plain or gzip, by magic bytes) as blocks of whole lines, read once.
+    """A file (plain or gzip, by magic bytes) as blocks of about `block_bytes`, read once.
 
     `first()` returns the first block (for sniffing) without consuming it; `blocks()` yields every
-    block. A block ends at a newline and never between a CRI partial record and the record that
-    completes it. Damage to a gzip stream ends the blocks and is named in `damage`.
+    block. A plain file's blocks are its reads as they come, so a block may end inside a line
+    (never inside a UTF-8 character) that the next one finishes; decompressed gzip output is
+    gathered and cut after a newline. Damage to a gzip stream ends the blocks and is named in
+    `damage`.
     """
 
     def __init__(self, path: str, block_bytes: int) -> None:
@@ -489,26 +494,13 @@ class _BlockReader:
             buffer += chunk
             if len(buffer) < self.block_bytes:
                 continue
-            cut = _block_end(buffer)
+            cut = buffer.rfind(b"\n") + 1
             if cut <= 0:
                 continue  # one very long line: keep reading
             yield bytes(buffer[:cut])
             del buffer[:cut]
         if buffer:
             yield bytes(buffer)
-
-
-def _block_end(buffer: bytearray, end: int | None = None) -> int:
-    """Where to cut `buffer[:end]`: after its last newline, moved back past trailing CRI partial
-    records so a partial line and its completion are in one block."""
-    end = len(buffer) if end is None else end
-    last = cut = buffer.rfind(b"\n", 0, end) + 1
-    while cut > 0:
-        start = buffer.rfind(b"\n", 0, cut - 1) + 1
-        if not _CRI_PARTIAL_BYTES.match(buffer, start, cut):
-            return cut
-        cut = start
-    return last  # nothing but partial records: cut anyway
 
 
 def _maybe_kube_document(path: str, first: bytes, reader: _BlockReader) -> dict | None:
@@ -631,16 +623,12 @@ def _generic_hit(regex: str, stderr: bool) -> pl.Expr:
     )
 
 
-def reduce_block(block: bytes, kind: str, rule: KeepRule, stderr: bool = True) -> BlockResult:
-    """Split `block` into lines and keep those `rule` and the envelope need (module docstring)."""
-    return reduce_parts([block], kind, rule, stderr)[0]
-
-
 def reduce_parts(
     parts: Sequence[bytes], kind: str, rule: KeepRule, stderr: bool = True
 ) -> list[BlockResult]:
-    """`reduce_block` for several blocks of the same envelope kind at once (small files are
-    batched: per-call overhead, not regex time, would otherwise dominate a tree of them)."""
+    """Split each block into lines and keep those `rule` and the envelope need (module
+    docstring). Several blocks of one kind go at once when they are small files (per-call
+    overhead, not regex time, would otherwise dominate a tree of them)."""
     results = _reduce_parts(parts, kind, rule, stderr)
     for part, result in zip(parts, results, strict=True):
         result.open_end = bool(part) and not part.endswith(b"\n")
@@ -685,8 +673,10 @@ def _reduce(
     regex = rule.for_kind(kind, undecodable=undecodable, stderr=stderr)
     if kind == GENERIC:
         frame = frame.with_columns(_generic_hit(regex, stderr).fill_null(True).alias("hit"))
-    else:  # a Series method runs on this thread: the pool's workers are the parallelism
+    else:
         frame = frame.lazy().with_columns(pl.col("raw").str.contains(regex).alias("hit")).collect()
+        if kind == TIMED and stderr and rule.routine:
+            frame = _drop_routine_stderr(frame, rule, undecodable)
     idx, n = pl.col("idx"), pl.col("n")
     keep = (idx < HEAD_LINES) | (idx + TAIL_LINES >= n)
     hits = int(frame["hit"].sum())
@@ -770,6 +760,31 @@ def _dropped_by_prefix(frame: pl.DataFrame, windowed: bool) -> dict[int, dict[st
     for part, pod, n in counts.iter_rows():
         out.setdefault(part, {})[pod] = n
     return out
+
+
+def _drop_routine_stderr(frame: pl.DataFrame, rule: KeepRule, undecodable: bool) -> pl.DataFrame:
+    """Un-hit the CRI stderr records that only the stream made hits and whose message is
+    routine (`rule.routine`, e.g. Kopia's progress lines, most of a mover's output): they can be
+    no problem line, and the other regexes do not want them. Work on the hits only."""
+    hits = frame.filter(pl.col("hit")).select("idx", "part", "raw")
+    raw = pl.col("raw")
+    message = raw.str.splitn(" ", 4).struct.field("field_3")
+    other = rule.for_kind(PLAIN, undecodable=undecodable)  # the hit without the stream rule
+    routine = hits.filter(
+        raw.str.contains(_CRI_STDERR)
+        & message.str.contains(rule.routine).fill_null(False)
+        & ~raw.str.contains(other)
+        & ~raw.str.contains(_UNTIMED)
+        & ~raw.str.contains(_CRI_PARTIAL)
+    ).select("part", "idx")
+    if routine.height == 0:
+        return frame
+    marked = routine.with_columns(pl.lit(True).alias("_routine"))
+    return (
+        frame.join(marked, on=["part", "idx"], how="left", maintain_order="left")
+        .with_columns(pl.col("hit") & pl.col("_routine").is_null())
+        .drop("_routine")
+    )
 
 
 def _neighbours(frame: pl.DataFrame, kind: str) -> pl.Expr:
