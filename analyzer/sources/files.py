@@ -429,6 +429,21 @@ def _not_to_read(path: str, explicit: bool, read: dict[tuple[int, int], str]) ->
     return None
 
 
+def entries_to_read(
+    paths: Sequence[str], overrides: Overrides | None, report: ReadReport, *, all_pods: bool
+) -> list[tuple[str, bool]]:
+    """The files to read, as (path, named_explicitly): paths expanded, identity flags checked
+    against them, files of pods that cannot be movers left out (unless `all_pods`)."""
+    entries = expand_paths(paths, report)
+    named = overrides and any((overrides.namespace, overrides.pod, overrides.container))
+    if named and len(entries) != 1:
+        raise InputError(
+            "--namespace/--pod/--container apply to a single input file; "
+            f"{len(entries)} files were given"
+        )
+    return entries if all_pods else mover_pod_filter(entries, report)
+
+
 def read_files(
     paths: Sequence[str], overrides: Overrides | None = None, *, all_pods: bool = True
 ) -> tuple[pl.DataFrame, ReadReport]:
@@ -438,15 +453,7 @@ def read_files(
     directory or glob is recorded in `ReadReport.skipped` and the rest is still read.
     """
     report = ReadReport()
-    entries = expand_paths(paths, report)
-    named = overrides and any((overrides.namespace, overrides.pod, overrides.container))
-    if named and len(entries) != 1:
-        raise InputError(
-            "--namespace/--pod/--container apply to a single input file; "
-            f"{len(entries)} files were given"
-        )
-    if not all_pods:
-        entries = mover_pod_filter(entries, report)
+    entries = entries_to_read(paths, overrides, report, all_pods=all_pods)
     frames: list[pl.DataFrame] = []
     read: dict[tuple[int, int], str] = {}
     for path, explicit in entries:

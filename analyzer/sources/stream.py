@@ -49,8 +49,7 @@ from .files import (
     _gzip_note,
     _kube_document,
     _not_to_read,
-    expand_paths,
-    mover_pod_filter,
+    entries_to_read,
     open_input,
     paths_metadata,
 )
@@ -168,15 +167,7 @@ def scan_files(
     """
     block_bytes = block_bytes or BLOCK_BYTES
     report = ReadReport()
-    entries = expand_paths(paths, report)
-    named = overrides and any((overrides.namespace, overrides.pod, overrides.container))
-    if named and len(entries) != 1:
-        raise InputError(
-            "--namespace/--pod/--container apply to a single input file; "
-            f"{len(entries)} files were given"
-        )
-    if not all_pods:
-        entries = mover_pod_filter(entries, report)
+    entries = entries_to_read(paths, overrides, report, all_pods=all_pods)
     files: list[FileLines] = []
     seen: dict[tuple[int, int], str] = {}
     names = ["<stdin>" if path == "-" else path for path, _ in entries]
