@@ -757,13 +757,15 @@ def _drop_routine_stderr(frame: pl.DataFrame, rule: KeepRule, undecodable: bool)
     """Un-hit the CRI stderr records that only the stream made hits and whose message is
     routine (`rule.routine`, e.g. Kopia's progress lines, most of a mover's output): they can be
     no problem line, and the other regexes do not want them. Work on the hits only."""
-    hits = frame.filter(pl.col("hit")).select("idx", "part", "raw")
     raw = pl.col("raw")
+    hits = frame.filter(pl.col("hit")).select("idx", "part", "raw")
+    on_stderr = hits.filter(raw.str.contains(_CRI_STDERR))
+    if on_stderr.height == 0:  # not a CRI file, or nothing on stderr
+        return frame
     message = raw.str.splitn(" ", 4).struct.field("field_3")
     other = rule.for_kind(PLAIN, undecodable=undecodable)  # the hit without the stream rule
-    routine = hits.filter(
-        raw.str.contains(_CRI_STDERR)
-        & message.str.contains(rule.routine).fill_null(False)
+    routine = on_stderr.filter(
+        message.str.contains(rule.routine).fill_null(False)
         & ~raw.str.contains(other)
         & ~raw.str.contains(_UNTIMED)
         & ~raw.str.contains(_CRI_PARTIAL)
@@ -786,22 +788,24 @@ def _neighbours(frame: pl.DataFrame, kind: str) -> pl.Expr:
     survivors = frame.filter(pl.col("hit"))
     raw = pl.col("raw")
     extra: list[pl.Expr] = []
-    if survivors.select(raw.str.contains(_UNTIMED).any()).item():
+    # A part's first and last lines are kept anyway, and so are the lines around them that can
+    # lend them a time; they are often the halves of a line a block boundary cut, not untimed.
+    later = (pl.col("idx") > 0) & (pl.col("idx") + 1 < pl.col("n"))
+    if survivors.select((later & raw.str.contains(_UNTIMED)).any()).item():
         timed = ~raw.str.contains(_UNTIMED)
         # each untimed line's lender: the index of the last timed line before it in its part
         lender = pl.when(timed).then(pl.col("idx")).forward_fill().over("part")
         lenders = (
             frame.with_columns(pl.when(~timed).then(lender).alias("_l"))
-            .filter(pl.col("hit") & pl.col("_l").is_not_null())
+            .filter(pl.col("hit") & later & pl.col("_l").is_not_null())
             .select("part", pl.col("_l").alias("idx"))
             .unique()
             .with_columns(pl.lit(True).alias("_lender"))
         )
-        extra.append(
-            pl.struct("part", "idx").is_in(
-                lenders.select(pl.struct("part", "idx")).to_series().implode()
-            )
+        marked = frame.select("part", "idx").join(
+            lenders, on=["part", "idx"], how="left", maintain_order="left"
         )
+        extra.append(pl.lit(marked["_lender"].is_not_null()))
     if survivors.select(raw.str.contains(_CRI_PARTIAL).any()).item():
         stream = raw.str.extract(r"^\S+ (stdout|stderr) [PF] ", 1).fill_null("")
         partial = raw.str.contains(_CRI_PARTIAL)
