@@ -186,6 +186,24 @@ def node_tree(out: Path, size: int, pods: int = 300) -> dict:
     return {"files": sum(1 for p in out.rglob("*") if p.is_file()), "bytes": written}
 
 
+def _write_lines(
+    fh, size: int, line_bytes: int, start: datetime, span: timedelta, style: str, template
+) -> None:
+    """Write about `size` bytes of timed lines to `fh` in chunks of up to 2 M lines:
+    `template(m, seed)` is a string expression whose `{}` is filled with a number, behind a
+    time of `style` (see `_times`); `line_bytes` is the expected line size."""
+    written, seed, n = 0, 0, size // line_bytes
+    while written < size:
+        m = min(2_000_000, (size - written) // line_bytes + 1)
+        ts = _times(m, start + span * (written / size), span * (m / n), seed, style)
+        body = template(m, seed).str.replace("{}", _num(seed + 2, 100000), literal=True)
+        lines = _rows(m).select(pl.concat_str(ts, pl.lit(" "), body)).to_series()
+        data = (lines.str.join("\n").item() + "\n").encode()
+        fh.write(data)
+        written += len(data)
+        seed += 7
+
+
 def kopia_cli_file(out: Path, size: int) -> dict:
     """One Kopia CLI log of `size` bytes (§1.2: 6-digit UTC times, level, module)."""
     d = out / "cache/media/volsync-src-bigmedia-cache/logs/cli-logs"
@@ -206,34 +224,17 @@ def kopia_cli_file(out: Path, size: int) -> dict:
         'WARN uploader Ignored error when processing "/data/media/lost+found/{}": open /data/media/lost+found: permission denied',
         "DEBUG retry got error open /repository/.shards: input/output error when GetBlobFromPath:/repository/.shards (#{}), sleeping for 100ms before retrying",
     ]
-    n = size // 88
+
+    def template(m: int, seed: int) -> pl.Expr:
+        kind = (pl.int_range(m).hash(seed) % 20000).cast(pl.Int64)
+        return (
+            pl.when(kind < len(incidents))
+            .then(pl.lit(pl.Series(incidents)).gather(kind.clip(0, len(incidents) - 1)))
+            .otherwise(_pick(routine, seed + 1))
+        )
+
     with path.open("wb") as fh:
-        written, chunk, seed = 0, 2_000_000, 0
-        while written < size:
-            m = min(chunk, (size - written) // 88 + 1)
-            start = T0 + SPAN * (written / size)
-            kind = (pl.int_range(m).hash(seed) % 20000).cast(pl.Int64)
-            template = (
-                pl.when(kind < len(incidents))
-                .then(pl.lit(pl.Series(incidents)).gather(kind.clip(0, len(incidents) - 1)))
-                .otherwise(_pick(routine, seed + 1))
-            )
-            ts = _times(m, start, SPAN * (m / n), seed, "kopia")
-            lines = (
-                _rows(m)
-                .select(
-                    pl.concat_str(
-                        ts,
-                        pl.lit(" "),
-                        template.str.replace("{}", _num(seed + 2, 100000), literal=True),
-                    )
-                )
-                .to_series()
-            )
-            data = (lines.str.join("\n").item() + "\n").encode()
-            fh.write(data)
-            written += len(data)
-            seed += 7
+        _write_lines(fh, size, 88, T0, SPAN, "kopia", template)
     return {"files": 1, "bytes": path.stat().st_size}
 
 
@@ -278,17 +279,9 @@ def kubectl_file(out: Path, size: int) -> dict:
 
     with path.open("wb") as fh:
         fh.write((stamp(preamble, start) + "\n").encode())
-        written, seed, n = 0, 0, size // 100
-        while written < size:
-            m = min(2_000_000, (size - written) // 100 + 1)
-            t = start + span * (written / size)
-            ts = _times(m, t, span * (m / n), seed, "kubectl")
-            body = _pick(routine, seed + 1).str.replace("{}", _num(seed + 2, 100000), literal=True)
-            lines = _rows(m).select(pl.concat_str(ts, pl.lit(" "), body)).to_series()
-            data = (lines.str.join("\n").item() + "\n").encode()
-            fh.write(data)
-            written += len(data)
-            seed += 7
+        _write_lines(
+            fh, size, 100, start, span, "kubectl", lambda m, seed: _pick(routine, seed + 1)
+        )
         fh.write((stamp(ending, start + span + timedelta(seconds=1)) + "\n").encode())
     return {"files": 1, "bytes": path.stat().st_size}
 
