@@ -178,28 +178,17 @@ def open_input(path: str) -> BinaryIO:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def read_text(path: str) -> tuple[list[str], int]:
-    """Read a file (or stdin) as lines; gzip is detected by its magic bytes, not by name.
-
-    Returns the lines and how many could not be decoded as UTF-8 (kept, with replacement
-    characters, so the caller can count them as raw rows). A gzip file that cannot be read to
-    its end (truncated, corrupt data) is an `InputError`; one whose every line came out despite
-    a bad checksum or trailing garbage is read (`read_files` notes the damage).
-    """
-    lines, bad, problem = _read_lines(path)
-    if problem and problem not in GZ_COMPLETE:
-        raise _damaged(path, problem, len(lines))
-    return lines, bad
-
-
-def _damaged(path: str, problem: str, lines: int) -> InputError:
+def damaged_gzip(path: str, problem: str, lines: int) -> InputError:
+    """The error for a gzip file named explicitly whose end could not be decompressed."""
     return InputError(
         f"{path}: truncated or corrupt gzip file ({problem}; {lines} line(s) readable before it)"
     )
 
 
 def _read_lines(path: str) -> tuple[list[str], int, str | None]:
-    """`read_text` that keeps what a damaged gzip file still yields, and names the damage.
+    """Read a file (or stdin) as lines, gzip detected by its magic bytes, not by name; keep what
+    a damaged gzip file still yields, and name the damage. Lines that are not valid UTF-8 are
+    kept with replacement characters (and counted by the caller).
 
     A file that cannot be opened, is binary, or has nothing readable is an `InputError`.
     CRLF line endings (a file whose every line ends in `\r\n`) are read as line endings.
@@ -464,8 +453,8 @@ def read_files(
                 continue
         try:
             lines, bad, damage = _read_lines(path)
-            if explicit and damage and damage not in GZ_COMPLETE:  # as `read_text` would
-                raise _damaged(path, damage, len(lines))
+            if explicit and damage and damage not in GZ_COMPLETE:
+                raise damaged_gzip(path, damage, len(lines))
         except InputError as exc:
             if explicit:
                 raise

@@ -49,6 +49,7 @@ from .files import (
     _gzip_note,
     _kube_document,
     _not_to_read,
+    damaged_gzip,
     entries_to_read,
     open_input,
     paths_metadata,
@@ -214,10 +215,7 @@ def scan_files(
             if reader.damage:
                 lines = sum(r.lines for r in scheduler.results_of(owner))
                 if explicit and reader.damage not in GZ_COMPLETE:
-                    raise InputError(
-                        f"{path}: truncated or corrupt gzip file ({reader.damage}; "
-                        f"{lines} line(s) readable before it)"
-                    )
+                    raise damaged_gzip(path, reader.damage, lines)
                 report.skipped.append((path, _gzip_note(reader.damage, lines)))
             report.files.append(path)
             files.append(owner)
