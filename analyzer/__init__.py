@@ -1,11 +1,53 @@
 """kopia-postmortem: Kopia and VolSync mover logs in, a postmortem out.
 
-from analyzer import analyze
-analysis = analyze(["examples/"], fix_at=...)
-analysis.runs, analysis.findings, analysis.criteria, analysis.status
+    from analyzer import analyze, render_markdown
+    analysis = analyze(["examples/logs/"], fix_at=...)
+    analysis.runs, analysis.findings, analysis.criteria, analysis.status
+    print(render_markdown(analysis))
+
+Sources other than paths and Loki plug in through `analyze(sources=[...])`: anything with
+`read(wants) -> SourceResult` (see `analyzer.sources.base`). `LokiConfig` is imported on first
+use, so `import analyzer` does not load httpx.
 """
 
-from .analysis import Analysis, analyze, events_from_raw
+from __future__ import annotations
 
-__all__ = ["Analysis", "analyze", "events_from_raw"]
+from typing import TYPE_CHECKING, Any
+
+from .analysis import Analysis, Inputs, analyze
+from .report import RenderOptions, render_json, render_markdown, to_json
+from .sources.base import Provenance, Source, SourceResult, Wants
+from .sources.file_source import FileSource
+from .sources.files import Overrides
+from .sources.loki_source import LokiSource
+
+if TYPE_CHECKING:
+    from .sources.loki import LokiConfig
+
+__all__ = [
+    "Analysis",
+    "FileSource",
+    "Inputs",
+    "LokiConfig",
+    "LokiSource",
+    "Overrides",
+    "Provenance",
+    "RenderOptions",
+    "Source",
+    "SourceResult",
+    "Wants",
+    "__version__",
+    "analyze",
+    "render_json",
+    "render_markdown",
+    "to_json",
+]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LokiConfig":  # httpx is paid for only by a Loki run
+        from .sources.loki import LokiConfig
+
+        return LokiConfig
+    raise AttributeError(f"module 'analyzer' has no attribute {name!r}")

@@ -9,58 +9,95 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import polars as pl
 
 from . import catalog as catalog_mod
-from . import envelopes, findings, kube, templates, validation
+from . import findings, kube, templates, validation
 from . import runs as runs_mod
+from .envelopes import events_from_loki, events_from_raw
 from .events import UTC_NS, empty_events, finalize
-from .sources import stream
-from .sources.files import Overrides, ReadReport, read_files
-from .sources.loki_base import DEFAULT_SELECTOR
-from .timeutil import Window, fmt_utc, resolve_window
+from .sources.base import PASSED_SCHEMA, Provenance, Source, SourceResult, Wants, merge_gaps
+from .sources.file_source import FileSource
+from .sources.files import Overrides
+from .sources.loki_source import PUSHDOWN_AFTER_HOURS, LokiSource
+from .timeutil import Window, resolve_window
 
-if TYPE_CHECKING:
-    from .sources.loki import LokiConfig, LokiResult
+__all__ = [
+    "PUSHDOWN_AFTER_HOURS",
+    "Analysis",
+    "Inputs",
+    "LokiRequest",
+    "analyze",
+    "events_from_loki",
+    "events_from_raw",
+    "file_filter",
+    "merge_gaps",
+    "pushdown_filters",
+]
 
 #: Without a time flag, a Loki query covers the last 48 hours (a sign-off window).
 LOKI_DEFAULT_SINCE = "48h"
-#: `mode="auto"` pushes filters down to Loki for windows longer than this many hours.
-PUSHDOWN_AFTER_HOURS = 12
 #: Problem words and prefixes kept in pushdown mode, so unrecognised errors still surface.
 PROBLEM_FILTER = (
     r"(?i)(?:^(?:error|warn)\b|\b(?:error|failed|unable to|cannot|denied|panic|fatal|timeout)\b)"
 )
 
-
-@dataclass(frozen=True)
-class LokiRequest:
-    """Where and how to read from Loki: the connection, the streams and the transfer mode."""
-
-    config: LokiConfig
-    selector: str = DEFAULT_SELECTOR
-    mode: str = "auto"  # auto, full or pushdown
-    parallel: int = 4
-    progress: bool | None = None
+#: The name `analyze(loki=...)` has always taken; a Loki read is a `LokiSource`.
+LokiRequest = LokiSource
 
 
 @dataclass
 class Inputs:
-    """What went in: files read and skipped, line counts, Loki details, gaps."""
+    """What went in: the merge of every source's provenance and counts, with the views the
+    report reads (files read and skipped, Loki details, gaps)."""
 
-    paths: list[str] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    not_mover: dict | None = None  # files of non-mover pods left unread (see --all-pods)
+    sources: list[Provenance] = field(default_factory=list)
     lines: int = 0
     unparsed_lines: int = 0
-    undecodable_lines: int = 0
     outside_window: int = 0
     kube_documents: list[str] = field(default_factory=list)
-    loki: dict | None = None
     gaps: list[dict] = field(default_factory=list)
+
+    def _of(self, kind: str) -> list[Provenance]:
+        return [p for p in self.sources if p.kind == kind]
+
+    @property
+    def paths(self) -> list[str]:
+        """The paths the user named, over every file source."""
+        return [path for p in self._of("files") for path in p.paths]
+
+    @property
+    def files(self) -> list[str]:
+        return [path for p in self._of("files") for path in p.files]
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        return [item for p in self.sources for item in p.skipped]
+
+    @property
+    def undecodable_lines(self) -> int:
+        return sum(p.undecodable_lines for p in self.sources)
+
+    @property
+    def not_mover(self) -> dict | None:
+        """Node-log files left unread because their pod cannot be a mover, summed up."""
+        skipped = [item for p in self.sources for item in p.not_mover]
+        if not skipped:
+            return None
+        pods = sorted({pod for _, pod, _ in skipped})
+        return {
+            "files": len(skipped),
+            "pods": len(pods),
+            "bytes": sum(size for _, _, size in skipped),
+            "examples": pods[:5],
+        }
+
+    @property
+    def loki(self) -> dict | None:
+        """The first Loki source's request summary (address, query, mode, counters)."""
+        found = self._of("loki")
+        return found[0].details if found else None
 
 
 @dataclass
@@ -99,31 +136,6 @@ class Analysis:
         return self.window.start or self.data_start
 
 
-def events_from_raw(raw: pl.DataFrame) -> pl.DataFrame:
-    """Raw lines (source, line_no, raw, path metadata) -> the canonical events table."""
-    if raw.height == 0:
-        return empty_events()
-    frame = envelopes.split_envelopes(raw)
-    frame = envelopes.console_lines(frame)
-    frame = envelopes.timestamps_from_envelope(frame)
-    return finalize(frame)
-
-
-def events_from_loki(lines: pl.DataFrame) -> pl.DataFrame:
-    """Loki lines (already without their node envelope) -> the canonical events table."""
-    if lines.height == 0:
-        return empty_events()
-    frame = lines.with_columns(
-        pl.lit("loki").alias("envelope"),
-        pl.lit(True).alias("parsed"),
-        pl.lit(None, dtype=pl.String).alias("level"),
-        pl.lit(None, dtype=pl.String).alias("module"),
-        pl.lit(None, dtype=pl.String).alias("replication_source"),
-        pl.lit(None, dtype=pl.String).alias("role"),
-    )
-    return finalize(envelopes.console_lines(frame))
-
-
 def pushdown_filters(signatures: Sequence[catalog_mod.Signature]) -> list[str]:
     """What pushdown mode asks Loki for: catalog regexes, run markers, environment facts and
     problem words. Everything the analysis reads from a line is in this list."""
@@ -142,54 +154,6 @@ def file_filter(signatures: Sequence[catalog_mod.Signature]) -> str:
     wanted = [*pushdown_filters(signatures), *templates.PROBLEM_RES]
     cores = dict.fromkeys(catalog_mod.literal_core(catalog_mod.unanchored(rx)) for rx in wanted)
     return "|".join(f"(?:{core})" for core in cores)
-
-
-def fetch_loki(
-    request: LokiRequest, window: Window, signatures: Sequence[catalog_mod.Signature]
-) -> tuple[LokiResult, dict]:
-    """Fetch the window from Loki in the requested mode; also return the report's summary."""
-    assert window.start is not None and window.end is not None
-    mode = request.mode
-    if mode == "auto":
-        hours = (window.end - window.start).total_seconds() / 3600
-        mode = "pushdown" if hours > PUSHDOWN_AFTER_HOURS else "full"
-    from .sources import loki as loki_source  # only a Loki run pays for httpx
-
-    result = loki_source.fetch(
-        request.config,
-        window.start,
-        window.end,
-        selector=request.selector,
-        mode=mode,
-        line_filters=pushdown_filters(signatures) if mode == "pushdown" else (),
-        parallel=request.parallel,
-        progress=request.progress,
-    )
-    info = {
-        "addr": request.config.safe_addr,
-        "query": result.query if mode == "full" else request.selector + " |~ <catalog filters>",
-        "mode": result.mode,
-        "from": fmt_utc(window.start),
-        "to": fmt_utc(window.end),
-        "requests": result.requests,
-        "bytes_received": result.bytes_received,
-        "lines_received": result.lines_received,
-        "lines_kept": result.lines.height,
-    }
-    return result, info
-
-
-def merge_gaps(gaps: Sequence[dict]) -> list[dict]:
-    """Gaps sorted by start, with back-to-back ones of the same reason joined: a sub-range split
-    of the fetch is no reason to list one outage in several rows."""
-    merged: list[dict] = []
-    for gap in sorted(gaps, key=lambda g: (g["from"], g["to"])):
-        last = merged[-1] if merged else None
-        if last and last["reason"] == gap["reason"] and last["to"] >= gap["from"]:
-            last["to"] = max(last["to"], gap["to"])
-        else:
-            merged.append(dict(gap))
-    return merged
 
 
 def in_window(events: pl.DataFrame, window: Window) -> pl.Expr:
@@ -215,61 +179,52 @@ def analyze(
     validation_hours: float = 48.0,
     overrides: Overrides | None = None,
     now: datetime | None = None,
-    loki: LokiRequest | None = None,
+    loki: LokiSource | None = None,
     in_memory: bool = False,
     all_pods: bool = False,
+    sources: Sequence[Source] = (),
 ) -> Analysis:
-    """Run the whole analysis over local paths and/or a Loki query.
+    """Run the whole analysis over local paths, a Loki query and/or any other `sources`.
 
-    Files are streamed by default: read once in blocks, keeping only the lines the analysis
-    reads and counting the rest. `in_memory=True` keeps every line instead (the reference the
-    streaming path is tested against; memory grows with the input). Node-log files of pods
-    that cannot be VolSync movers are skipped by their path unless `all_pods`.
+    `paths` (with `overrides`, `all_pods`, `in_memory`) and `loki` are shorthands for a
+    `FileSource` and a `LokiSource`, read before `sources`. Files are streamed by default: read
+    once in blocks, keeping only the lines the analysis reads and counting the rest;
+    `in_memory=True` keeps every line instead (the reference the streaming path is tested
+    against; memory grows with the input). Node-log files of pods that cannot be VolSync movers
+    are skipped by their path unless `all_pods`.
     """
-    if loki is not None and not (since or from_):
+    chosen: list[Source] = []
+    if paths:
+        chosen.append(FileSource(paths, overrides, all_pods=all_pods, streaming=not in_memory))
+    if loki is not None:
+        chosen.append(loki)
+    chosen.extend(sources)
+    if any(isinstance(s, LokiSource) for s in chosen) and not (since or from_):
         since = LOKI_DEFAULT_SINCE
     window = resolve_window(since=since, until=until, from_=from_, to=to, now=now)
     cat = catalog_mod.load_catalog(patterns)
-    read = ReadReport()
-    parts: list[pl.DataFrame] = []
-    dropped = pl.DataFrame(schema=stream.DROPPED_SCHEMA)
-    if paths and in_memory:
-        raw, read = read_files(paths, overrides, all_pods=all_pods)
-        parts.append(events_from_raw(raw))
-    elif paths:
-        rule = stream.KeepRule(
-            file_filter(cat.signatures), window.start, window.end, routine=templates.BENIGN_RE
-        )
-        scan = stream.scan_files(paths, overrides, rule, all_pods=all_pods)
-        raw, read, dropped = scan.raw, scan.report, scan.dropped
-        parts.append(events_from_raw(raw))
-    activity = None
-    loki_info: dict | None = None
-    gaps: list[dict] = []
-    if loki is not None:
-        result, loki_info = fetch_loki(loki, window, cat.signatures)
-        parts.append(events_from_loki(result.lines))
-        gaps = merge_gaps(result.gaps)
-        activity = result.activity if result.mode == "pushdown" else None
-    everything = pl.concat(parts, how="vertical_relaxed") if parts else empty_events()
-    events = finalize(everything.filter(in_window(everything, window)))
-    documents = [d for _, d in read.kube_documents]
-    events = kube.fill_namespaces(events, documents)
-    if dropped.height:
-        activity = _with_file_activity(activity, events, dropped)
-    inputs = Inputs(
-        paths=list(paths),
-        files=read.files,
-        skipped=read.skipped,
-        not_mover=_not_mover_summary(read.not_mover),
-        lines=events.height + int(dropped["dropped_in_window"].sum()),
-        unparsed_lines=int((~events["parsed"]).sum()),
-        undecodable_lines=read.undecodable_lines,
-        outside_window=everything.height - events.height + int(dropped["dropped_outside"].sum()),
-        kube_documents=[p for p, _ in read.kube_documents],
-        loki=loki_info,
-        gaps=gaps,
+    wants = Wants(
+        window=window,
+        keep_regex=file_filter(cat.signatures),
+        line_filters=tuple(pushdown_filters(cat.signatures)),
+        routine=templates.BENIGN_RE,
     )
+    results = [source.read(wants) for source in chosen]
+    everything = _concat([r.events for r in results], empty_events())
+    events = finalize(everything.filter(in_window(everything, window)))
+    documents = [d for r in results for _, d in r.documents]
+    events = kube.fill_namespaces(events, documents)
+    passed = _concat([r.passed for r in results], pl.DataFrame(schema=PASSED_SCHEMA))
+    activity = _activity(results, events, passed)
+    inputs = Inputs(
+        sources=[r.provenance for r in results],
+        lines=events.height + int(passed["in_window"].sum()),
+        unparsed_lines=int((~events["parsed"]).sum()),
+        outside_window=everything.height - events.height + int(passed["outside"].sum()),
+        kube_documents=[path for r in results for path, _ in r.documents],
+        gaps=merge_gaps([g for r in results for g in r.gaps]),
+    )
+    gaps = inputs.gaps
     timed = events["ts"].drop_nulls()
     data_start = timed.min() if timed.len() else None
     data_end = timed.max() if timed.len() else None
@@ -321,18 +276,31 @@ def analyze(
     )
 
 
-def _with_file_activity(
-    activity: pl.DataFrame | None, events: pl.DataFrame, dropped: pl.DataFrame
-) -> pl.DataFrame:
-    """Per pod, every line it printed in the window: the kept rows plus the streamed-past ones,
-    so a run's line count is the same as when every line is kept."""
+def _concat(frames: list[pl.DataFrame], empty: pl.DataFrame) -> pl.DataFrame:
+    present = [f for f in frames if f.height]
+    if not present:
+        return frames[0] if len(frames) == 1 else empty
+    return present[0] if len(present) == 1 else pl.concat(present, how="vertical_relaxed")
+
+
+def _activity(
+    results: Sequence[SourceResult], events: pl.DataFrame, passed: pl.DataFrame
+) -> pl.DataFrame | None:
+    """Per pod, how much it printed where the kept events do not tell: activity a source
+    measured without keeping lines (Loki's metric query in pushdown mode), and for lines a
+    source only counted, the kept rows plus the counted ones, so a run's line count is the same
+    as when every line is kept."""
+    measured = [r.activity for r in results if r.activity is not None]
+    activity = pl.concat(measured, how="vertical_relaxed") if measured else None
+    if passed.height == 0:
+        return activity
     kept = runs_mod.pod_output(events).group_by("pod").agg(pl.len().cast(pl.Int64).alias("kept"))
-    passed = (
-        dropped.filter(pl.col("pod").is_not_null() & (pl.col("kind") != stream.PLAIN))
+    counted = (
+        passed.filter(pl.col("pod").is_not_null() & pl.col("activity"))
         .group_by("pod")
-        .agg(pl.col("dropped_in_window").sum().alias("passed"))
+        .agg(pl.col("in_window").sum().alias("passed"))
     )
-    files = kept.join(passed, on="pod", how="inner").select(
+    files = kept.join(counted, on="pod", how="inner").select(
         "pod",
         (pl.col("kept") + pl.col("passed")).alias("lines"),
         pl.lit(None, dtype=UTC_NS).alias("last_ts"),
@@ -340,19 +308,6 @@ def _with_file_activity(
     if activity is None or activity.height == 0:
         return files
     return pl.concat([activity.select(files.columns), files], how="vertical_relaxed")
-
-
-def _not_mover_summary(skipped: Sequence[tuple[str, str, int]]) -> dict | None:
-    """Node-log files left unread because their pod cannot be a mover, summed up."""
-    if not skipped:
-        return None
-    pods = sorted({pod for _, pod, _ in skipped})
-    return {
-        "files": len(skipped),
-        "pods": len(pods),
-        "bytes": sum(size for _, _, size in skipped),
-        "examples": pods[:5],
-    }
 
 
 def _unclassified(

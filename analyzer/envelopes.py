@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from .events import UTC_NS
+from .events import UTC_NS, empty_events, finalize
 
 #: The file source puts U+FFFD before a line that was not valid UTF-8; such a line is always a
 #: counted raw row, even in a file without envelopes.
@@ -263,3 +263,28 @@ def timestamps_from_envelope(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(
         pl.col("ts").cast(UTC_NS).fill_null(strategy="forward").over("source")
     )
+
+
+def events_from_raw(raw: pl.DataFrame) -> pl.DataFrame:
+    """Raw lines (source, line_no, raw, path metadata) -> the canonical events table."""
+    if raw.height == 0:
+        return empty_events()
+    frame = split_envelopes(raw)
+    frame = console_lines(frame)
+    frame = timestamps_from_envelope(frame)
+    return finalize(frame)
+
+
+def events_from_loki(lines: pl.DataFrame) -> pl.DataFrame:
+    """Loki lines (already without their node envelope) -> the canonical events table."""
+    if lines.height == 0:
+        return empty_events()
+    frame = lines.with_columns(
+        pl.lit("loki").alias("envelope"),
+        pl.lit(True).alias("parsed"),
+        pl.lit(None, dtype=pl.String).alias("level"),
+        pl.lit(None, dtype=pl.String).alias("module"),
+        pl.lit(None, dtype=pl.String).alias("replication_source"),
+        pl.lit(None, dtype=pl.String).alias("role"),
+    )
+    return finalize(console_lines(frame))
