@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .analysis import Analysis, Inputs, analyze
 from .report import RenderOptions, render_json, render_markdown, to_json
 from .sources.base import Provenance, Source, SourceResult, Wants
-from .sources.file_source import FileSource
-from .sources.files import Overrides
+from .sources.files import FileSource, Overrides
 from .sources.loki_source import LokiSource
 
 if TYPE_CHECKING:

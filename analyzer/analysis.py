@@ -18,8 +18,7 @@ from . import runs as runs_mod
 from .envelopes import events_from_loki, events_from_raw
 from .events import UTC_NS, empty_events, finalize
 from .sources.base import PASSED_SCHEMA, Provenance, Source, SourceResult, Wants, merge_gaps
-from .sources.file_source import FileSource
-from .sources.files import Overrides
+from .sources.files import FileSource, Overrides
 from .sources.loki_source import PUSHDOWN_AFTER_HOURS, LokiSource
 from .timeutil import Window, resolve_window
 

@@ -53,9 +53,10 @@ from analyzer.report import (
     render_markdown,
     to_json,
 )
-from analyzer.sources import files as files_mod
 from analyzer.sources import loki
 from analyzer.sources.files import InputError, read_files
+from analyzer.sources.files import memory as files_memory
+from analyzer.sources.files import paths as files_paths
 from analyzer.sources.loki import LokiConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -196,7 +197,7 @@ def test_an_unreadable_file_among_readable_ones_is_skipped_and_named(tmp_path, m
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(files_mod, "open", guarded, raising=False)
+    monkeypatch.setattr(files_paths, "open", guarded, raising=False)
     a = analyze([str(tmp_path)])
     assert a.inputs.skipped == [(str(secret), "cannot read: Permission denied")]
     assert a.inputs.files == [str(good)] and a.runs.height == 1
@@ -349,7 +350,7 @@ def test_a_file_growing_while_read_is_read_as_of_that_moment(tmp_path, monkeypat
         handle = real_open(file, mode, *args, **kwargs)
         return WriterGoesOn(handle) if str(file) == str(path) else handle
 
-    monkeypatch.setattr(files_mod, "open", racing, raising=False)
+    monkeypatch.setattr(files_memory, "open", racing, raising=False)
     raw, report = read_files([str(tmp_path)])
     events = events_from_raw(raw)
     assert events.height == len(HUNG_BACKUP) + 1 and report.undecodable_lines == 1

@@ -22,7 +22,8 @@ from polars.testing import assert_frame_equal
 from analyzer import analyze, catalog
 from analyzer.analysis import file_filter, pushdown_filters
 from analyzer.report import render_json, render_markdown
-from analyzer.sources import stream
+from analyzer.sources import files as stream
+from analyzer.sources.files import scan as scan_mod
 from analyzer.templates import PROBLEM_RES
 
 FIX_AT = datetime(2026, 1, 29, 18, tzinfo=UTC)
@@ -189,8 +190,8 @@ def stress_corpus(root: Path) -> Path:
 @pytest.fixture
 def tiny_blocks(monkeypatch):
     """Blocks of 1 KiB and no batching of small files: every file crosses many boundaries."""
-    monkeypatch.setattr(stream, "BLOCK_BYTES", 1024)
-    monkeypatch.setattr(stream, "SMALL_FILE", 0)
+    monkeypatch.setattr(scan_mod, "BLOCK_BYTES", 1024)
+    monkeypatch.setattr(scan_mod, "SMALL_FILE", 0)
 
 
 def test_tiny_blocks_cut_lines_partials_and_refreshes_yet_the_analysis_is_the_same(
@@ -237,8 +238,8 @@ def test_a_line_cut_by_a_block_boundary_is_matched_whole(tmp_path, monkeypatch):
     d = cri_dir(tmp_path, "media", POD, "kopia")
     path = write_lines(d / "0.log", cri_records(T0, HEALTHY_BACKUP[:3]) + filler + [line] + filler)
     cut = path.read_bytes().index(b"failure locking")  # the boundary falls inside the match
-    monkeypatch.setattr(stream, "BLOCK_BYTES", cut)
-    monkeypatch.setattr(stream, "SMALL_FILE", 0)
+    monkeypatch.setattr(scan_mod, "BLOCK_BYTES", cut)
+    monkeypatch.setattr(scan_mod, "SMALL_FILE", 0)
     a = analyze([str(tmp_path)])
     hits = a.matches.join(a.events, on="event_id")
     assert hits.filter(pl.col("signature") == "restic-repo-locked")["line_no"].to_list() == [44]

@@ -1,29 +1,25 @@
-"""Local files as a source: paths, directories, globs, `.gz`, stdin -> raw lines with path metadata.
+"""Which files to read and what their paths say: paths, directories and globs expanded, files
+that must not be read left out, and the identity a path gives its lines.
 
-What a file's path says is kept: CRI node-log paths name namespace, pod and container; Kopia CLI-log
-file names name the command; a mover pod name in a file name names the pod; a cache-volume folder
-(`volsync-src-<rs>-cache/...`) ties Kopia's own log files to their ReplicationSource.
+CRI node-log paths name namespace, pod and container; Kopia CLI-log file names name the command;
+a mover pod name in a file name names the pod; a cache-volume folder (`volsync-src-<rs>-cache/...`)
+ties Kopia's own log files to their ReplicationSource.
 """
 
 from __future__ import annotations
 
 import glob
-import gzip
-import json
 import os
 import stat
-import struct
 import sys
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import polars as pl
 
-from .. import events as events_mod
-from ..envelopes import UNDECODABLE_PREFIX
-from ..events import CACHE_DIR_RE
+from ... import events as events_mod
+from ...events import CACHE_DIR_RE
 
 # Identity is only taken from names Kubernetes could have made (DNS-1123 labels and subdomains):
 # a directory name holding newlines, backticks or HTML never becomes a namespace, pod or container.
@@ -46,11 +42,8 @@ POD_IN_NAME_RE = (
     r"|(?:kopia-maint-[a-z0-9.-]+?-[0-9a-f]{16}-\d+-[a-z0-9]{5}))(?:[._][^/]*)?$"
 )
 
-#: gzip's magic bytes and its only compression method (deflate): a text file that merely starts
-#: with the two magic bytes is read as text.
-GZIP_MAGIC = b"\x1f\x8b\x08"
+
 LOG_SUFFIXES = (".log", ".txt", ".json", ".jsonl", ".out")
-BINARY_SNIFF = 8192
 
 
 class InputError(Exception):
@@ -178,151 +171,6 @@ def open_input(path: str) -> BinaryIO:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def damaged_gzip(path: str, problem: str, lines: int) -> InputError:
-    """The error for a gzip file named explicitly whose end could not be decompressed."""
-    return InputError(
-        f"{path}: truncated or corrupt gzip file ({problem}; {lines} line(s) readable before it)"
-    )
-
-
-def _read_lines(path: str) -> tuple[list[str], int, str | None]:
-    """Read a file (or stdin) as lines, gzip detected by its magic bytes, not by name; keep what
-    a damaged gzip file still yields, and name the damage. Lines that are not valid UTF-8 are
-    kept with replacement characters (and counted by the caller).
-
-    A file that cannot be opened, is binary, or has nothing readable is an `InputError`.
-    CRLF line endings (a file whose every line ends in `\r\n`) are read as line endings.
-    """
-    if path == "-":
-        data = sys.stdin.buffer.read()
-    else:
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    problem = None
-    if data[:3] == GZIP_MAGIC:
-        data, problem = _gunzip(data)
-        if problem and not data:
-            raise InputError(f"{path}: truncated or corrupt gzip file ({problem})")
-    if b"\x00" in data[:BINARY_SNIFF]:
-        raise InputError(f"{path}: binary file (NUL bytes), not a log")
-    newlines = data.count(b"\n")
-    if newlines and data.count(b"\r\n") >= newlines:
-        data = data.replace(b"\r\n", b"\n")
-    try:
-        text = data.decode("utf-8")
-        bad = 0
-        lines = text.split("\n")
-    except UnicodeDecodeError:
-        lines, bad = _decode_lines(data)
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines, bad, problem
-
-
-def _gunzip(data: bytes) -> tuple[bytes, str | None]:
-    """Decompress every gzip member; on damage, what came out before it and what went wrong."""
-    try:
-        return gzip.decompress(data), None
-    except (EOFError, OSError, zlib.error):
-        return _gunzip_salvage(memoryview(data))
-
-
-_GZ_CHUNK = 1 << 16
-GZ_CHECKSUM = "checksum mismatch"
-GZ_TRAILING_GARBAGE = "trailing garbage after the compressed data"
-#: Damage after which every line was still decompressed.
-GZ_COMPLETE = (GZ_CHECKSUM, GZ_TRAILING_GARBAGE)
-
-
-def _gunzip_salvage(data: memoryview) -> tuple[bytes, str | None]:
-    """The slow path for a damaged gzip file: inflate member by member in small steps so what
-    precedes the damage is kept, and check each member's CRC and size ourselves (a checksum
-    mismatch keeps the data, named as such)."""
-    out: list[bytes] = []
-    problem = None
-    while len(data):
-        start = _gzip_header_end(data)
-        if start is None:
-            return b"".join(out), GZ_TRAILING_GARBAGE if out else "bad gzip header"
-        inflater = zlib.decompressobj(wbits=-15)  # raw deflate: the trailer is checked here
-        member: list[bytes] = []
-        i = start
-        try:
-            while i < len(data) and not inflater.eof:
-                member.append(inflater.decompress(data[i : i + _GZ_CHUNK]))
-                i += _GZ_CHUNK
-        except zlib.error:
-            return b"".join(out + member), "invalid compressed data"
-        out += member
-        tail = inflater.unused_data + bytes(data[i:])
-        if not inflater.eof or len(tail) < 8:
-            return b"".join(out), "the compressed data ends early"
-        crc, size = struct.unpack("<II", tail[:8])
-        body = b"".join(member)
-        if zlib.crc32(body) != crc or len(body) & 0xFFFFFFFF != size:
-            problem = GZ_CHECKSUM
-        data = memoryview(tail[8:].lstrip(b"\x00"))  # gzip(1) tolerates zero padding
-    return b"".join(out), problem
-
-
-def _gzip_header_end(data: memoryview) -> int | None:
-    """Offset just past the RFC 1952 member header `data` starts with, or None if it is none."""
-    if len(data) < 10 or bytes(data[:3]) != GZIP_MAGIC:
-        return None
-    flags, i = data[3], 10
-    if flags & 4:  # FEXTRA
-        if len(data) < i + 2:
-            return None
-        i += 2 + int.from_bytes(data[i : i + 2], "little")
-    for bit in (8, 16):  # FNAME, FCOMMENT: zero-terminated
-        if flags & bit:
-            end = bytes(data[i:]).find(b"\x00")
-            if end < 0:
-                return None
-            i += end + 1
-    if flags & 2:  # FHCRC
-        i += 2
-    return i if i <= len(data) else None
-
-
-def _gzip_note(problem: str, lines: int) -> str:
-    """The skip reason for a damaged gzip file whose readable part was kept."""
-    if problem in GZ_COMPLETE:
-        return f"corrupt gzip file ({problem}): read all {lines} line(s), some may be damaged"
-    return (
-        f"truncated or corrupt gzip file ({problem}): read the first {lines} line(s), "
-        "the rest could not be decompressed"
-    )
-
-
-def _decode_lines(data: bytes) -> tuple[list[str], int]:
-    lines: list[str] = []
-    bad = 0
-    for chunk in data.split(b"\n"):
-        try:
-            lines.append(chunk.decode("utf-8"))
-        except UnicodeDecodeError:
-            bad += 1
-            lines.append(UNDECODABLE_PREFIX + chunk.decode("utf-8", errors="replace"))
-    return lines, bad
-
-
-def _kube_document(lines: list[str]) -> dict | None:
-    """A `kubectl get ... -o json` dump (one JSON document with `kind`), else None."""
-    if not lines or not lines[0].lstrip().startswith("{") or len(lines) == 1:
-        return None
-    try:
-        document = json.loads("\n".join(lines))
-    except ValueError:
-        return None
-    if isinstance(document, dict) and "kind" in document and "apiVersion" in document:
-        return document
-    return None
-
-
 def paths_metadata(
     paths: Sequence[str], overrides: Overrides | None = None
 ) -> list[dict[str, str | None]]:
@@ -398,7 +246,7 @@ def mover_pod_filter(entries: list[tuple[str, bool]], report: ReadReport) -> lis
     return kept
 
 
-def _not_to_read(path: str, explicit: bool, read: dict[tuple[int, int], str]) -> str | None:
+def not_to_read(path: str, explicit: bool, read: dict[tuple[int, int], str]) -> str | None:
     """Why a file must not be read (None to read it): a FIFO, socket or device found by walking
     would block or never end (one named explicitly is read: `analyze <(zcat x.gz)`), and a file
     already read under another name (a symlink, Kopia's `latest.log`, `/var/log/containers/`)
@@ -431,57 +279,3 @@ def entries_to_read(
             f"{len(entries)} files were given"
         )
     return entries if all_pods else mover_pod_filter(entries, report)
-
-
-def read_files(
-    paths: Sequence[str], overrides: Overrides | None = None, *, all_pods: bool = True
-) -> tuple[pl.DataFrame, ReadReport]:
-    """Read every input into one raw-lines frame: source, line_no, raw, plus path metadata.
-
-    A problem with a path the user named is an `InputError`; one with a file found by walking a
-    directory or glob is recorded in `ReadReport.skipped` and the rest is still read.
-    """
-    report = ReadReport()
-    entries = entries_to_read(paths, overrides, report, all_pods=all_pods)
-    frames: list[pl.DataFrame] = []
-    read: dict[tuple[int, int], str] = {}
-    for path, explicit in entries:
-        if path != "-":
-            why = _not_to_read(path, explicit, read)
-            if why:
-                report.skipped.append((path, why))
-                continue
-        try:
-            lines, bad, damage = _read_lines(path)
-            if explicit and damage and damage not in GZ_COMPLETE:
-                raise damaged_gzip(path, damage, len(lines))
-        except InputError as exc:
-            if explicit:
-                raise
-            report.skipped.append((path, str(exc).removeprefix(f"{path}: ")))
-            continue
-        if damage:
-            report.skipped.append((path, _gzip_note(damage, len(lines))))
-        report.files.append(path)
-        report.undecodable_lines += bad
-        if not lines:
-            continue
-        document = _kube_document(lines)
-        if document is not None:
-            report.kube_documents.append((path, document))
-            continue
-        name = "<stdin>" if path == "-" else path
-        meta = path_metadata(name, overrides)
-        frames.append(
-            pl.DataFrame(
-                {"raw": lines, "line_no": pl.int_range(1, len(lines) + 1, eager=True)}
-            ).with_columns(
-                pl.lit(name).alias("source"),
-                *[pl.lit(v, dtype=pl.String).alias(k) for k, v in meta.items()],
-            )
-        )
-    if not frames:
-        empty = {"raw": pl.String, "line_no": pl.Int64, "source": pl.String}
-        empty.update({k: pl.String for k in path_metadata("x")})
-        return pl.DataFrame(schema=empty), report
-    return pl.concat(frames, how="vertical_relaxed"), report

@@ -1,8 +1,8 @@
 """`FileSource`: local files, directories, globs and stdin, behind the `Source` protocol.
 
-Streaming is the default (`stream.scan_files`: each file read once in blocks, only the lines
+Streaming is the default (`scan.scan_files`: each file read once in blocks, only the lines
 `Wants.keep_regex` describes kept, the rest counted). `streaming=False` reads every line into
-memory (`files.read_files`), the reference the streaming path is tested against.
+memory (`memory.read_files`), the reference the streaming path is tested against.
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from ..envelopes import events_from_raw
-from . import stream
-from .base import PASSED_SCHEMA, Provenance, SourceResult, Wants
-from .files import Overrides, ReadReport, read_files
+from ...envelopes import events_from_raw
+from ..base import PASSED_SCHEMA, Provenance, SourceResult, Wants
+from .keep import PLAIN, KeepRule
+from .memory import read_files
+from .paths import Overrides, ReadReport
+from .scan import scan_files
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,10 @@ class FileSource:
         a file found while walking is listed as skipped."""
         passed = pl.DataFrame(schema=PASSED_SCHEMA)
         if self.streaming:
-            rule = stream.KeepRule(
+            rule = KeepRule(
                 wants.keep_regex, wants.window.start, wants.window.end, routine=wants.routine
             )
-            scan = stream.scan_files(self.paths, self.overrides, rule, all_pods=self.all_pods)
+            scan = scan_files(self.paths, self.overrides, rule, all_pods=self.all_pods)
             raw, report = scan.raw, scan.report
             passed = scan.dropped.select(
                 "source",
@@ -47,7 +49,7 @@ class FileSource:
                 pl.col("dropped_in_window").alias("in_window"),
                 pl.col("dropped_outside").alias("outside"),
                 # a file without timestamps has no pod activity in time
-                (pl.col("kind") != stream.PLAIN).alias("activity"),
+                (pl.col("kind") != PLAIN).alias("activity"),
             )
         else:
             raw, report = read_files(self.paths, self.overrides, all_pods=self.all_pods)

@@ -1,0 +1,242 @@
+"""A file as blocks of bytes, read once: plain or gzip (by magic bytes), each block ending on a
+UTF-8 character boundary; and the decisions taken from the first block (the envelope kind, a
+Kubernetes dump)."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import zlib
+from collections.abc import Iterator
+
+from .gunzip import BINARY_SNIFF, GZ_CHECKSUM, GZ_TRAILING_GARBAGE, GZIP_MAGIC, gzip_header_end
+from .keep import GENERIC, PLAIN, TIMED
+from .memory import kube_document
+from .paths import InputError, open_input
+
+#: Lines read to decide a file's envelope kind.
+SNIFF_LINES = 200
+#: A file that starts like a pretty-printed JSON document is read whole as a Kubernetes dump only
+#: up to this size.
+KUBE_DOCUMENT_MAX = 64 << 20
+
+
+class BlockReader:
+    """A file (plain or gzip, by magic bytes) as blocks of about `block_bytes`, read once.
+
+    `first()` returns the first block (for sniffing) without consuming it; `blocks()` yields every
+    block. A plain file's blocks are its reads as they come, so a block may end inside a line
+    (never inside a UTF-8 character) that the next one finishes; decompressed gzip output is
+    gathered and cut after a newline. Damage to a gzip stream ends the blocks and is named in
+    `damage`.
+    """
+
+    def __init__(self, path: str, block_bytes: int) -> None:
+        self.path = path
+        self.block_bytes = block_bytes
+        self.damage: str | None = None
+        self._fh = open_input(path)
+        self._gzip = False
+        self._first: bytes | bytearray | None = None
+
+    def _read(self, size: int) -> bytes:
+        try:
+            return self._fh.read(size)
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
+
+    def _raw_chunks(self) -> Iterator[bytes | bytearray]:
+        """Whole-line blocks for a plain file, decompressed chunks (not yet cut) for gzip."""
+        head = self._read(self.block_bytes)
+        if head[:3] == GZIP_MAGIC:
+            self._gzip = True
+            yield from self._gunzip(head)
+        else:
+            if b"\x00" in head[:BINARY_SNIFF]:
+                raise InputError(f"{self.path}: binary file (NUL bytes), not a log")
+            yield from self._plain_blocks(head)
+        if self.path != "-":
+            self._fh.close()
+
+    def _plain_blocks(self, head: bytes) -> Iterator[bytes]:
+        """Blocks exactly as read (no copy): a block may end inside a line, which the next
+        block finishes (`_merge_blocks` joins the halves), but never inside a UTF-8 character."""
+        block = head
+        while block:
+            if block[-1] >= 0x80:
+                block += self._complete_character(block)
+            yield block
+            block = self._read(self.block_bytes)
+
+    def _complete_character(self, block: bytes) -> bytes:
+        """The bytes that finish a UTF-8 character cut by the end of `block` (none if whole)."""
+        for back in range(1, min(4, len(block)) + 1):
+            byte = block[-back]
+            if byte < 0x80:
+                return b""
+            if byte >= 0xC0:  # a lead byte: how long its character is
+                size = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+                return self._read(size - back) if size > back else b""
+        return b""
+
+    def _gunzip(self, data: bytes) -> Iterator[bytes]:
+        """Inflate member by member, in bounded steps, checking each member's CRC and size
+        ourselves so a checksum mismatch keeps the data (named as such), like `read_files`."""
+        produced = False
+        while True:
+            data = self._fill(data, 1 << 16)
+            start = gzip_header_end(memoryview(data))
+            if start is None:
+                if not produced:
+                    raise InputError(
+                        f"{self.path}: truncated or corrupt gzip file (bad gzip header)"
+                    )
+                self.damage = GZ_TRAILING_GARBAGE
+                return
+            inflater = zlib.decompressobj(wbits=-15)  # raw deflate: the trailer is checked here
+            data, crc, size = data[start:], 0, 0
+            while not inflater.eof:
+                if not data:
+                    data = self._read(self.block_bytes)
+                    if not data:
+                        try:  # output that an earlier size-capped call left inside zlib
+                            out = inflater.flush()
+                        except zlib.error:
+                            out = b""
+                        if out:
+                            crc, size = zlib.crc32(out, crc), size + len(out)
+                            yield out
+                        if not inflater.eof:
+                            self._damaged("the compressed data ends early", produced or bool(out))
+                            return
+                        break
+                try:
+                    out = inflater.decompress(data, self.block_bytes)
+                except zlib.error:
+                    self._damaged("invalid compressed data", produced)
+                    return
+                data = inflater.unconsumed_tail
+                if out:
+                    if not produced and b"\x00" in out[:BINARY_SNIFF]:
+                        raise InputError(f"{self.path}: binary file (NUL bytes), not a log")
+                    produced = True
+                    crc, size = zlib.crc32(out, crc), size + len(out)
+                    yield out
+            # after the end, `unused_data` holds all the input that followed it (CPython may
+            # still report the same bytes in `unconsumed_tail`: not added twice)
+            tail = self._fill(inflater.unused_data, 8)
+            if len(tail) < 8:
+                self._damaged("the compressed data ends early", produced)
+                return
+            if struct.unpack("<II", tail[:8]) != (crc, size & 0xFFFFFFFF):
+                self.damage = GZ_CHECKSUM
+            data = tail[8:].lstrip(b"\x00")  # gzip(1) tolerates zero padding
+            while not data:
+                more = self._read(self.block_bytes)
+                if not more:
+                    return
+                data = more.lstrip(b"\x00")
+
+    def _fill(self, data: bytes, size: int) -> bytes:
+        """`data` topped up from the file to at least `size` bytes where the file has them."""
+        while len(data) < size:
+            more = self._read(self.block_bytes)
+            if not more:
+                break
+            data += more
+        return data
+
+    def _damaged(self, problem: str, produced: bool) -> None:
+        if not produced:
+            raise InputError(f"{self.path}: truncated or corrupt gzip file ({problem})")
+        self.damage = problem
+
+    def first(self) -> bytes | bytearray | None:
+        """The first block, or None for an empty file."""
+        if self._first is None:
+            blocks = self._cut_blocks()
+            self._first = next(blocks, None)
+            self._rest = blocks
+        return self._first
+
+    def blocks(self) -> Iterator[bytes | bytearray]:
+        first = self.first()
+        if first is None:
+            return
+        yield first
+        yield from self._rest
+
+    def _cut_blocks(self) -> Iterator[bytes | bytearray]:
+        chunks = self._raw_chunks()
+        first = next(chunks, None)
+        if first is None:
+            return
+        if not self._gzip:
+            yield first
+            yield from chunks
+            return
+        buffer = bytearray(first)
+        for chunk in chunks:
+            buffer += chunk
+            if len(buffer) < self.block_bytes:
+                continue
+            cut = buffer.rfind(b"\n") + 1
+            if cut <= 0:
+                continue  # one very long line: keep reading
+            yield bytes(buffer[:cut])
+            del buffer[:cut]
+        if buffer:
+            yield bytes(buffer)
+
+
+def maybe_kube_document(path: str, first: bytes, reader: BlockReader) -> dict | None:
+    """A pretty-printed `kubectl get -o json` dump starts with a line that is not JSON alone."""
+    if first.lstrip()[:1] != b"{":
+        return None
+    line = first.split(b"\n", 1)[0]
+    try:
+        json.loads(line)
+        return None  # a JSON-lines log (docker json-file, Kopia JSON)
+    except ValueError:
+        pass
+    data = b"".join(reader.blocks()) if len(first) < KUBE_DOCUMENT_MAX else first
+    if len(data) >= KUBE_DOCUMENT_MAX:
+        return None
+    return kube_document(data.decode("utf-8", errors="replace").split("\n"))
+
+
+_TIME = rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d"
+_ZONE = rb"(?:Z|[+-]\d\d:\d\d)"
+_LEVELS = rb"(?:DEBUG|INFO|WARN|ERROR|DPANIC|PANIC|FATAL)"
+#: The text envelopes, as `envelopes.split_envelopes` tells them apart (formats.md §1.2, §6.1-6.2).
+_SNIFF_TIMED = re.compile(
+    rb"^" + _TIME + rb"(?:\.\d+)?" + _ZONE + rb" (?:stdout|stderr) [PF](?: |$)"
+    rb"|^" + _TIME + rb"\.\d{6}" + _ZONE + rb" " + _LEVELS + rb" \S"
+    rb"|^" + _TIME + rb"\.\d{9}" + _ZONE + rb"(?: |$)"
+)
+_SNIFF_PREFIXED = re.compile(rb"^\[pod/[a-z0-9][a-z0-9.-]*/[a-z0-9][a-z0-9.-]*\] ")
+
+
+def sniff_kind(block: bytes) -> str:
+    """The envelope kind of a file, from its first lines (files mix envelopes only by damage)."""
+    lines = [line for line in block[: 1 << 16].split(b"\n")[:SNIFF_LINES] if line.strip()]
+    timed = False
+    for line in lines:
+        if _SNIFF_PREFIXED.match(line) or _json_envelope(line):
+            return GENERIC
+        timed = timed or bool(_SNIFF_TIMED.match(line))
+    return TIMED if timed else PLAIN
+
+
+def _json_envelope(line: bytes) -> bool:
+    """A docker json-file record (`log`) or a Kopia JSON log record (`m` and `t`)."""
+    if not line.startswith(b"{"):
+        return False
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and (
+        isinstance(record.get("log"), str) or ("m" in record and "t" in record)
+    )
