@@ -214,7 +214,10 @@ def analyze(
     documents = [d for r in results for _, d in r.documents]
     events = kube.fill_namespaces(events, documents)
     passed = _concat([r.passed for r in results], pl.DataFrame(schema=PASSED_SCHEMA))
-    activity = _activity(results, events, passed)
+    terminal = tuple(
+        rx for sig in cat.signatures if getattr(sig, "terminal", False) for rx in sig.regex
+    )
+    activity = _activity(results, events, passed, terminal)
     inputs = Inputs(
         sources=[r.provenance for r in results],
         lines=events.height + int(passed["in_window"].sum()),
@@ -231,7 +234,11 @@ def analyze(
 
     matches = catalog_mod.match_events(events, cat.signatures)
     runs = runs_mod.reconstruct_runs(
-        events, window_end=window_end, hang_after=hang_after, activity=activity
+        events,
+        window_end=window_end,
+        hang_after=hang_after,
+        activity=activity,
+        terminal=terminal,
     )
     run_map = runs_mod.attach_to_runs(events, runs)
     probable = findings.probable_user_lookup_hangs(runs, events, matches, run_map)
@@ -283,24 +290,34 @@ def _concat(frames: list[pl.DataFrame], empty: pl.DataFrame) -> pl.DataFrame:
 
 
 def _activity(
-    results: Sequence[SourceResult], events: pl.DataFrame, passed: pl.DataFrame
+    results: Sequence[SourceResult],
+    events: pl.DataFrame,
+    passed: pl.DataFrame,
+    terminal: tuple[str, ...],
 ) -> pl.DataFrame | None:
     """Per pod, how much it printed where the kept events do not tell: activity a source
     measured without keeping lines (Loki's metric query in pushdown mode), and for lines a
     source only counted, the kept rows plus the counted ones, so a run's line count is the same
     as when every line is kept."""
-    measured = [r.activity for r in results if r.activity is not None]
+    measured = [
+        r.activity.with_columns(pl.col("pod").alias("key"))
+        for r in results
+        if r.activity is not None
+    ]
     activity = pl.concat(measured, how="vertical_relaxed") if measured else None
     if passed.height == 0:
         return activity
-    kept = runs_mod.pod_output(events).group_by("pod").agg(pl.len().cast(pl.Int64).alias("kept"))
-    counted = (
-        passed.filter(pl.col("pod").is_not_null() & pl.col("activity"))
-        .group_by("pod")
-        .agg(pl.col("in_window").sum().alias("passed"))
+    evidence = runs_mod.run_evidence(terminal)
+    kept = (
+        runs_mod.pod_output(events, evidence)
+        .group_by(runs_mod.run_key().alias("key"))
+        .agg(pl.len().cast(pl.Int64).alias("kept"))
     )
-    files = kept.join(counted, on="pod", how="inner").select(
-        "pod",
+    counted = passed.group_by(runs_mod.run_key().alias("key")).agg(
+        pl.col("in_window").sum().alias("passed")
+    )
+    files = kept.join(counted, on="key", how="inner").select(
+        "key",
         (pl.col("kept") + pl.col("passed")).alias("lines"),
         pl.lit(None, dtype=UTC_NS).alias("last_ts"),
     )

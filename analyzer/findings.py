@@ -196,8 +196,10 @@ def per_replication_source(runs: pl.DataFrame) -> pl.DataFrame:
 
 def before_after(runs: pl.DataFrame, fix_at: datetime | None) -> pl.DataFrame:
     """Counts, hang rate and durations of sync runs (backup and restore, not maintenance)
-    started before vs at/after the fix time."""
-    runs = runs.filter(pl.col("role").is_in(["source", "destination"]))
+    started before vs at/after the fix time (a run with no time is in neither)."""
+    runs = runs.filter(
+        pl.col("role").is_in(["source", "destination"]) & pl.col("start").is_not_null()
+    )
     if fix_at is None or runs.height == 0:
         return pl.DataFrame()
     cut = pl.lit(fix_at).cast(UTC_NS)
@@ -236,7 +238,9 @@ def before_after(runs: pl.DataFrame, fix_at: datetime | None) -> pl.DataFrame:
 
 def outcome_segments(runs: pl.DataFrame) -> pl.DataFrame:
     """Consecutive runs of one ReplicationSource with the same outcome, as one segment each:
-    the shape of an incident at a glance (29 hung, then 54 completed) for the gantt chart."""
+    the shape of an incident at a glance (29 hung, then 54 completed) for the gantt chart. Runs
+    with no time have no place on it."""
+    runs = runs.filter(pl.col("start").is_not_null())
     if runs.height == 0:
         return pl.DataFrame()
     keys = ["namespace", "replication_source", "role"]
@@ -270,7 +274,9 @@ def duration_buckets(runs: pl.DataFrame, *, max_buckets: int = 24) -> pl.DataFra
     """Sync runs (backup and restore) per time bucket: count, hung, failed and the median
     duration; the bucket width is the smallest of 1, 2, 3, 6, 12, 24, 48 or 168 hours that
     keeps at most `max_buckets` buckets."""
-    syncs = runs.filter(pl.col("role").is_in(["source", "destination"]))
+    syncs = runs.filter(
+        pl.col("role").is_in(["source", "destination"]) & pl.col("start").is_not_null()
+    )
     if syncs.height == 0:
         return pl.DataFrame()
     span_h = (syncs["start"].max() - syncs["start"].min()).total_seconds() / 3600

@@ -267,7 +267,7 @@ class _View:
     def run_row(self, run: dict[str, Any]) -> dict[str, str]:
         return {
             "rs": f"{run['namespace'] or '?'}/{run['replication_source'] or '?'}",
-            "pod": run["pod"],
+            "pod": run["pod"] or f"(no pod name) {run['source']}",
             "role": run["role"] or "",
             "start": fmt_utc(run["start"]),
             "end": fmt_utc(run["end"]) if run["end"] else "—",
@@ -527,7 +527,7 @@ def to_json(analysis: Analysis, options: RenderOptions | None = None) -> dict[st
             "pod": r["pod"],
             "replication_source": r["replication_source"],
             "role": r["role"],
-            "start": fmt_utc(r["start"], seconds_only=False),
+            "start": fmt_utc(r["start"], seconds_only=False) or None,
             "end": fmt_utc(r["end"], seconds_only=False) if r["end"] else None,
             "duration_seconds": None if r["duration_s"] is None else round(r["duration_s"], 3),
             "duration_is_lower_bound": r["duration_is_lower_bound"],

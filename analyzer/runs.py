@@ -5,9 +5,17 @@ Markers come from every era of the fork's `entry.sh` and from upstream's restic 
 (`OPERATION_RESULT`, `EXIT_CODE`, `MAINTENANCE_STATUS`, `MAINTENANCE_DURATION`),
 `TIMING: Total ...`,
 `Kopia completed in Ns`, `Restic completed in Ns`, the empty-directory skip, the cache-exhaustion
-banner and the scripts' own `ERROR:` exits. A run without an end marker is `hung` when it was
-replaced by a newer pod of the same ReplicationSource or stayed silent longer than `hang_after`,
-`running` when it was still active at the window's end. A hung run's duration is a lower bound.
+banner and the scripts' own `ERROR:` exits. A run whose output ends on a terminal line (restic's
+`Fatal:`, Kopia's fatal `ERROR` at command exit, a Go panic, a catalog signature marked
+`terminal`) is `failed` with its exit not observed. Only then is silence read: a run without an
+end is `hung` when it was replaced by a newer pod of the same ReplicationSource or stayed silent
+longer than `hang_after`, `running` when it was still active at the window's end. A hung run's
+duration is a lower bound. `outcome_basis` says which evidence made each verdict.
+
+Output with no pod name (a paste, `kubectl logs` saved under any name) is one run per input when
+it shows mover output (a marker or a terminal line); output with no timestamps still gets its
+outcome from markers and terminal lines, its duration from the mover's own report, and never a
+verdict that needs time (hung, running).
 """
 
 from __future__ import annotations
@@ -40,6 +48,29 @@ SCRIPT_EXIT_RE = r"^ERROR: (?:failure [a-z ,]+|.+ must be defined|unknown operat
 START_RE = r"^(?:Starting kopia mover container|Starting container)\s*$"
 VERSION_RE = r"^(?:INFO: )?VolSync (kopia|restic) container version: (\S+)"
 CONNECT_EXEC_RE = r"^Executing connection command\.\.\.\s*$"
+#: Lines printed when the process exits on an error, for output no catalog signature knows
+#: (formats.md §2, §4): restic's `Fatal:`, Kopia's fatal `ERROR <err>` at command exit (the
+#: level word is already split off), snapshot's fatal-error summary, a Go panic or runtime fatal.
+TERMINAL_RES = (
+    r"^Fatal: ",
+    r"^(?:error connecting to repository|unable to open repository|failed to open repository"
+    r"|error opening repository|open repository|error running maintenance"
+    r"|error creating repository|unable to connect to repository|error connecting to API server)\b"
+    r".*:",
+    r"^(?:ERROR )?Found \d+ fatal error\(s\)",
+    r"^panic: ",
+    r"^fatal error: ",
+)
+#: What may follow a terminal line before the output ends: a Go stack trace, restic's
+#: repository-location hint, and the scripts' error exits.
+TRAILER_RE = (
+    r"^(?:\t|goroutine \d+|created by |\[signal |exit status \d+|[\w./*()-]+\(.*\)$"
+    r"|\S+\.go:\d+|Is there a repository at the following location\?"
+    r"|(?:s3|b2|azure|gs|rest|sftp|swift|rclone|local):\S+$|/\S*$|ERROR: |error: )"
+)
+#: An end marker followed by more output this much later: the pod finished its work but did not
+#: exit (the run is completed at its marker; the lingering is reported).
+LINGER = timedelta(minutes=5)
 # KopiaMaintenance Jobs end at `activeDeadlineSeconds` (default 3 h, formats.md §5.3), counted
 # from the CronJob's scheduled minute that the pod name carries: a hung maintenance pod cannot
 # have been alive longer than that.
@@ -83,20 +114,49 @@ RUNS_SCHEMA = {
     "last_message": pl.String,
     "stalled_after_connect": pl.Boolean,
     "mover_version": pl.String,
+    "source": pl.String,
+    "outcome_basis": pl.String,
+    "terminal_line": pl.String,
+    "lingered_s": pl.Float64,
 }
+#: Why a run got its outcome (`outcome_basis`): an end marker; a terminal line and then nothing
+#: (exit not observed); a newer pod of the same ReplicationSource started; silence longer than
+#: `hang_after` before the window's end; output still arriving at the window's end; no times;
+#: output with no pod name that just stops (a paste ends where it was cut: no hang is read).
+BASES = (
+    "end-marker",
+    "terminal-line",
+    "replaced",
+    "silence-in-window",
+    "active-at-window-end",
+    "no-timestamps",
+    "end-not-seen",
+)
 
 _POD_OUTPUT = ("cri", "kubectl", "docker", "plain", "loki", "raw")
 
 
-def pod_output(events: pl.DataFrame) -> pl.DataFrame:
-    """The lines a mover pod printed itself (not Kopia's own log files), with a pod name. Pods
-    that cannot be movers (an application's, read with `--all-pods`) make no runs."""
-    return events.filter(
-        pl.col("pod").is_not_null()
-        & pl.col("envelope").is_in(_POD_OUTPUT)
-        & pl.col("ts").is_not_null()
-        & mover_output()
-    )
+def run_key() -> pl.Expr:
+    """What one run's lines share: the pod, or for output with no pod name, its input."""
+    return pl.coalesce(pl.col("pod"), pl.lit("\x00") + pl.col("source"))
+
+
+def run_evidence(terminal: tuple[str, ...] = ()) -> str:
+    """The regex of lines that make output with no pod name a mover run: a run marker or a
+    terminal line (built-in or `terminal`, the catalog's)."""
+    return "|".join(f"(?:{rx})" for rx in (*MARKERS, *TERMINAL_RES, *terminal))
+
+
+def pod_output(events: pl.DataFrame, evidence: str | None = None) -> pl.DataFrame:
+    """The lines a mover pod printed itself (not Kopia's own log files). Pods that cannot be
+    movers (an application's, read with `--all-pods`) make no runs. Output with no pod name
+    counts when `evidence` (a regex) matches one of its input's lines: that input is one run."""
+    printed = events.filter(pl.col("envelope").is_in(_POD_OUTPUT) & mover_output())
+    named = pl.col("pod").is_not_null()
+    if evidence is None:
+        return printed.filter(named)
+    shows = pl.col("message").str.contains(evidence).any().over("source")
+    return printed.filter(named | shows)
 
 
 def reconstruct_runs(
@@ -105,17 +165,24 @@ def reconstruct_runs(
     window_end: datetime | None = None,
     hang_after: timedelta = timedelta(minutes=30),
     activity: pl.DataFrame | None = None,
+    terminal: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Build the runs table from pod output; `window_end` defaults to the newest event.
 
-    `activity` (per pod `lines` and `last_ts`) stands in for lines that were not kept: from
-    Loki's `count_over_time` in pushdown mode, or the streaming file source's counts (no
-    `last_ts`: it keeps every pod's last lines). It gives the line count, and a pod's last
-    minute of activity moves its last activity forward to at least that minute's start.
+    `terminal` adds regexes of lines that end the process (the catalog's terminal signatures)
+    to the built-in TERMINAL_RES.
+
+    `activity` (per `run_key` as `key`: `lines` and `last_ts`) stands in for lines that were
+    not kept: from Loki's `count_over_time` in pushdown mode, or the streaming file source's
+    counts (no `last_ts`: it keeps every pod's last lines). It gives the line count, and a
+    pod's last minute of activity moves its last activity forward to at least that minute's
+    start.
     """
-    lines = pod_output(events)
+    term = "|".join(f"(?:{rx})" for rx in (*TERMINAL_RES, *terminal))
+    lines = pod_output(events, run_evidence(terminal))
     if lines.height == 0:
         return pl.DataFrame(schema=RUNS_SCHEMA)
+    lines = lines.with_columns(run_key().alias("_key"))
     end_of_window = window_end or events["ts"].max()
     # File order is write order: order a pod's files (restarts, rotations) by their first time,
     # then lines by number, so one skewed timestamp cannot move a run's start or end.
@@ -123,29 +190,36 @@ def reconstruct_runs(
     from_loki = pl.col("envelope") == "loki"
     lines = (
         lines.with_columns(
-            pl.when(from_loki).then(pl.col("pod")).otherwise(pl.col("source")).alias("_segment"),
+            pl.when(from_loki).then(pl.col("_key")).otherwise(pl.col("source")).alias("_segment"),
             pl.when(from_loki)
             .then(pl.col("ts").cast(pl.Int64))
             .otherwise(pl.col("line_no"))
             .alias("_order"),
         )
         .with_columns(pl.col("ts").min().over("_segment").alias("_file_start"))
-        .sort("pod", "_file_start", "_segment", "_order", maintain_order=True)
+        .sort("_key", "_file_start", "_segment", "_order", maintain_order=True)
     )
     msg = pl.col("message")
-    per_pod = lines.group_by("pod", maintain_order=True).agg(
+    said = msg.filter(msg.str.strip_chars() != "")
+    end_marker = msg.str.contains(
+        "|".join(f"(?:{rx})" for rx in (DONE_RE, SUCCESS_END_RE, SCRIPT_EXIT_RE, EXIT_CODE_RE))
+    )
+    per_pod = lines.group_by("_key", maintain_order=True).agg(
+        pl.col("pod").first(),
+        pl.col("source").first(),
         pl.col("namespace").drop_nulls().first(),
         pl.col("container").drop_nulls().first(),
         pl.col("replication_source").drop_nulls().first(),
         pl.col("role").drop_nulls().first(),
-        pl.col("ts").first().alias("_first"),
-        pl.col("ts").last().alias("_last"),
+        pl.col("ts").drop_nulls().first().alias("_first"),
+        pl.col("ts").drop_nulls().last().alias("_last"),
+        pl.col("ts").filter(end_marker).drop_nulls().last().alias("_end_marker_ts"),
         pl.col("ts").min().alias("_min"),
         pl.col("ts").max().alias("_max"),
         pl.len().alias("lines"),
         pl.col("source").n_unique().alias("_files"),
         msg.filter(msg.str.contains(START_RE)).len().alias("_starts"),
-        pl.col("ts").filter(msg.str.contains(DONE_RE)).last().alias("_done_ts"),
+        msg.filter(msg.str.contains(DONE_RE)).len().alias("_done"),
         msg.str.extract(EXIT_CODE_RE, 1).cast(pl.Int64).drop_nulls().last().alias("_exit"),
         msg.str.extract(RESULT_RE, 1).drop_nulls().last().alias("_result"),
         msg.str.extract(MAINT_STATUS_RE, 1).drop_nulls().last().alias("_maint"),
@@ -159,9 +233,11 @@ def reconstruct_runs(
         .alias("reported_duration_s"),
         msg.str.extract(VERSION_RE, 2).drop_nulls().first().alias("mover_version"),
         msg.str.extract(VERSION_RE, 1).drop_nulls().first().alias("_mover_word"),
-        msg.filter(msg.str.strip_chars() != "").last().alias("last_message"),
+        said.last().alias("last_message"),
         # the connect command followed by at most a couple of Kopia lines, then nothing
-        msg.filter(msg.str.strip_chars() != "").tail(3).alias("_tail"),
+        said.tail(3).alias("_tail"),
+        # a terminal line, then at most a stack trace or a script's error exit
+        said.tail(40).alias("_ending"),
     )
     # File order is trusted for one skewed line; a clock that stepped back (last before first)
     # is not: then the earliest and latest times are the honest bounds.
@@ -183,6 +259,7 @@ def reconstruct_runs(
         .list.eval(pl.element().str.contains(CONNECT_EXEC_RE))
         .list.any()
         .alias("stalled_after_connect"),
+        _terminal_ending(term).alias("terminal_line"),
     )
     if activity is not None and activity.height:
         per_pod = _with_activity(per_pod, activity)
@@ -192,11 +269,11 @@ def reconstruct_runs(
 
 
 def _with_activity(per_pod: pl.DataFrame, activity: pl.DataFrame) -> pl.DataFrame:
-    seen = activity.group_by("pod").agg(
+    seen = activity.group_by(pl.col("key").alias("_key")).agg(
         pl.col("lines").sum().alias("_act_lines"), pl.col("last_ts").max().alias("_act_last")
     )
     return (
-        per_pod.join(seen, on="pod", how="left")
+        per_pod.join(seen, on="_key", how="left")
         .with_columns(
             pl.max_horizontal("lines", "_act_lines").cast(pl.Int64).alias("lines"),
             pl.max_horizontal(
@@ -224,7 +301,7 @@ def _script_exit_codes(frame: pl.DataFrame) -> pl.DataFrame:
 def _replacements(frame: pl.DataFrame) -> pl.DataFrame:
     """For each pod, when the next pod of the same ReplicationSource and role started."""
     keyed = frame.with_columns(
-        pl.coalesce(pl.col("replication_source"), pl.col("pod")).alias("_rs_key"),
+        pl.coalesce(pl.col("replication_source"), pl.col("_key")).alias("_rs_key"),
         pl.col("role").fill_null("").alias("_role_key"),
     ).sort("start")
     return keyed.with_columns(
@@ -232,11 +309,31 @@ def _replacements(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _terminal_ending(term: str) -> pl.Expr:
+    """The last terminal line of a run's output when nothing but trailers follows it (else
+    null): read from the end, trailers and terminal lines may stand until the first other line;
+    among those, the earliest terminal line is the one that ended the process."""
+    element = pl.element()
+    ending = pl.col("_ending").list.eval(
+        pl.when(
+            (element.str.contains(term) | element.str.contains(TRAILER_RE))
+            .cast(pl.Int8)
+            .reverse()
+            .cum_min()
+            .reverse()
+            .cast(pl.Boolean)
+            & element.str.contains(term)
+        )
+        .then(element)
+        .otherwise(None)
+        .drop_nulls()
+    )
+    return ending.list.first()
+
+
 def _outcomes(frame: pl.DataFrame, window_end: datetime, hang_after: timedelta) -> pl.DataFrame:
     has_end = (
-        pl.col("_done_ts").is_not_null()
-        | (pl.col("_success_end") > 0)
-        | pl.col("_script_code").is_not_null()
+        (pl.col("_done") > 0) | (pl.col("_success_end") > 0) | pl.col("_script_code").is_not_null()
     )
     failed = (
         (pl.col("_result") == "FAILURE").fill_null(False)
@@ -258,42 +355,79 @@ def _outcomes(frame: pl.DataFrame, window_end: datetime, hang_after: timedelta) 
     end_lit = pl.lit(window_end).cast(UTC_NS)
     silent_for = end_lit - pl.col("last_activity")
     replaced = pl.col("_next_start").is_not_null()
+    terminal = pl.col("terminal_line").is_not_null()
+    timeless = pl.col("last_activity").is_null()
+    unnamed = pl.col("pod").is_null()
+    silent = silent_for > pl.lit(hang_after)
+    basis = (
+        pl.when(has_end)
+        .then(pl.lit("end-marker"))
+        .when(terminal)
+        .then(pl.lit("terminal-line"))
+        .when(timeless)
+        .then(pl.lit("no-timestamps"))
+        .when(unnamed)
+        .then(pl.lit("end-not-seen"))
+        .when(replaced)
+        .then(pl.lit("replaced"))
+        .when(silent)
+        .then(pl.lit("silence-in-window"))
+        .when(pl.col("last_activity") <= end_lit)
+        .then(pl.lit("active-at-window-end"))
+    )
     outcome = (
         pl.when(has_end & failed)
         .then(pl.lit("failed"))
         .when(has_end)
         .then(pl.lit("completed"))
-        .when(replaced | (silent_for > pl.lit(hang_after)))
+        .when(terminal)
+        .then(pl.lit("failed"))
+        .when(timeless | unnamed)
+        .then(pl.lit("unknown"))
+        .when(replaced | silent)
         .then(pl.lit("hung"))
         .when(pl.col("last_activity") <= end_lit)
         .then(pl.lit("running"))
         .otherwise(pl.lit("unknown"))
     )
+    # an end marker long before the last line: the work ended at the marker, the pod lingered
+    lingered = (pl.col("last_activity") - pl.col("_end_marker_ts")).dt.total_microseconds() / 1e6
+    lingering = has_end & (lingered > LINGER.total_seconds()).fill_null(False)
     frame = frame.with_columns(
-        outcome.alias("outcome"), exit_code.cast(pl.Int64).alias("exit_code")
+        outcome.alias("outcome"),
+        exit_code.cast(pl.Int64).alias("exit_code"),
+        basis.alias("outcome_basis"),
+        pl.when(lingering).then(lingered).alias("lingered_s"),
+        pl.when(lingering)
+        .then(pl.col("_end_marker_ts"))
+        .otherwise(pl.col("last_activity"))
+        .alias("_finished"),
     )
     deadline = (
         pl.col("pod").str.extract(SCHEDULED_MINUTE_RE, 1).cast(pl.Int64) * 60_000_000_000
     ).cast(UTC_NS) + pl.lit(MAINTENANCE_DEADLINE)
     bound = pl.min_horizontal(pl.col("_next_start"), end_lit, deadline)
+    ended = pl.col("outcome").is_in(["completed", "failed"])
     observed = (
-        pl.when(pl.col("outcome").is_in(["completed", "failed"]))
+        pl.when(ended)
+        .then(pl.col("_finished"))
+        .when(timeless | unnamed)
         .then(pl.col("last_activity"))
         .otherwise(pl.max_horizontal(bound, pl.col("last_activity")))
     )
     frame = frame.with_columns(
-        pl.when(pl.col("outcome").is_in(["completed", "failed"]))
-        .then(pl.col("last_activity"))
-        .alias("end"),
+        pl.when(ended).then(pl.col("_finished")).alias("end"),
         observed.alias("observed_until"),
     )
+    measured = (pl.col("observed_until") - pl.col("start")).dt.total_microseconds() / 1e6
     frame = frame.with_columns(
-        ((pl.col("observed_until") - pl.col("start")).dt.total_microseconds() / 1e6).alias(
+        # without times, the mover's own report of how long it took is the duration
+        pl.coalesce(measured, pl.when(ended).then(pl.col("reported_duration_s"))).alias(
             "duration_s"
         ),
-        pl.col("outcome").is_in(["hung", "running"]).alias("duration_is_lower_bound"),
+        pl.col("outcome").is_in(["hung", "running", "unknown"]).alias("duration_is_lower_bound"),
     )
-    frame = frame.sort("start", "pod").with_columns(
+    frame = frame.sort("start", "pod", "source", nulls_last=True).with_columns(
         pl.int_range(0, pl.len(), dtype=pl.Int64).alias("run_id")
     )
     return frame.select([pl.col(c).cast(t) for c, t in RUNS_SCHEMA.items()])
@@ -316,6 +450,15 @@ def attach_to_runs(
         .join(runs.select("pod", "run_id"), on="pod", how="inner")
         .select("event_id", "run_id")
     )
+    # output with no pod name is one run per input
+    unnamed = runs.filter(pl.col("pod").is_null()).select("source", "run_id")
+    if unnamed.height:
+        by_source = (
+            events.filter(pl.col("pod").is_null() & pl.col("envelope").is_in(_POD_OUTPUT))
+            .join(unnamed, on="source", how="inner")
+            .select("event_id", "run_id")
+        )
+        by_pod = pl.concat([by_pod, by_source]).sort("event_id")
     orphans = events.filter(
         pl.col("pod").is_null()
         & pl.col("replication_source").is_not_null()

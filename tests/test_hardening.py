@@ -801,7 +801,9 @@ def test_mermaid_and_tables_do_not_take_identity_from_hostile_paths(tmp_path):
         write_lines(d / "0.log", cri_records(T0 + timedelta(hours=i), quiet))
     a = analyze([str(tmp_path)])
     assert a.events.select("namespace", "pod").unique().rows() == [(None, None)]
-    assert a.inputs.lines == 2 * len(quiet) and a.runs.height == 0
+    assert a.inputs.lines == 2 * len(quiet)
+    # each input is one run of output with no pod name: no identity is taken from the path
+    assert a.runs.height == 2 and a.runs["pod"].null_count() == 2
     report_is_valid(a)
 
 

@@ -19,14 +19,12 @@ from ..events import empty_events
 from ..timeutil import Window
 
 #: Lines a source saw but did not keep (a streaming read counts them instead): per source file
-#: or stream and pod, inside and outside the window. `activity` marks rows whose lines count
-#: toward their pod's output (a run's line count), i.e. timed pod output.
+#: or stream and pod, inside and outside the window (they count toward their run's lines).
 PASSED_SCHEMA = {
     "source": pl.String,
     "pod": pl.String,
     "in_window": pl.Int64,
     "outside": pl.Int64,
-    "activity": pl.Boolean,
 }
 
 

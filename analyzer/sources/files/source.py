@@ -14,7 +14,7 @@ import polars as pl
 
 from ...envelopes import events_from_raw
 from ..base import PASSED_SCHEMA, Provenance, SourceResult, Wants
-from .keep import PLAIN, KeepRule
+from .keep import KeepRule
 from .memory import read_files
 from .paths import Overrides, ReadReport
 from .scan import scan_files
@@ -48,8 +48,6 @@ class FileSource:
                 "pod",
                 pl.col("dropped_in_window").alias("in_window"),
                 pl.col("dropped_outside").alias("outside"),
-                # a file without timestamps has no pod activity in time
-                (pl.col("kind") != PLAIN).alias("activity"),
             )
         else:
             raw, report = read_files(self.paths, self.overrides, all_pods=self.all_pods)
