@@ -1,0 +1,178 @@
+"""Outcomes that follow the evidence: a run is `failed` when its output ends on a terminal line,
+`hung` only after silence following a step that was still working, `completed` at its end
+marker even when the pod lingered, and without times or a pod name no verdict needs a clock.
+
+Lines follow formats.md: restic's `Fatal:` (§4), Kopia's console `ERROR <err>` at command exit
+(§1.4, §2.2), the fork's script markers (§3.2), a Go runtime panic.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+from conftest import T0, cri_dir, cri_records, write_lines
+
+from analyzer import analyze
+
+START = [
+    (0.0, "stdout", "Starting container"),
+    (0.001, "stdout", "VolSync restic container version: v0.13.0"),
+]
+RESTIC_FATAL = [
+    *START,
+    (1.0, "stdout", "Testing mandatory env variables"),
+    (2.0, "stderr", "Fatal: unable to open config file: Stat: The specified key does not exist."),
+    (2.0, "stderr", "Is there a repository at the following location?"),
+    (2.0, "stderr", "s3:https://s3.example.com/volsync/app"),
+]
+KOPIA_FATAL = [
+    (0.0, "stdout", "Starting kopia mover container"),
+    (0.31, "stdout", "Executing connection command..."),
+    (
+        3.0,
+        "stderr",
+        "ERROR error connecting to repository: unable to create format manager: invalid repository password",
+    ),
+]
+PANIC = [
+    (0.0, "stdout", "Starting kopia mover container"),
+    (1.0, "stderr", "panic: runtime error: invalid memory address or nil pointer dereference"),
+    (1.0, "stderr", "[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x1c3b2e5]"),
+    (1.0, "stderr", ""),
+    (1.0, "stderr", "goroutine 1 [running]:"),
+    (1.0, "stderr", "github.com/kopia/kopia/cli.(*App).Run(0xc000158000)"),
+    (1.0, "stderr", "\t/build/cli/app.go:318 +0x1c5"),
+]
+# a Kopia error that the command survives: it goes on snapshotting, then goes quiet
+ERROR_THEN_WORK = [
+    (0.0, "stdout", "Starting kopia mover container"),
+    (0.31, "stdout", "Executing connection command..."),
+    (1.0, "stderr", "ERROR error connecting to repository: dial tcp: i/o timeout"),
+    (5.0, "stdout", "Connected to repository."),
+    (6.0, "stdout", "Snapshotting app@media:/data ..."),
+]
+DONE_THEN_LINGER = [
+    (0.0, "stdout", "Starting kopia mover container"),
+    (40.0, "stdout", "Kopia completed in 40s"),
+    (41.0, "stdout", "INFO: === Done ==="),
+    (4 * 3600.0, "stderr", 'Get "https://10.96.0.1:443/": context canceled'),
+]
+
+
+def pod(root, name, lines, start=T0, uid="0f4c7b1e-2a3d-4c5b-8e9f-a1b2c3d4e5f6"):
+    d = cri_dir(root, "media", name, "kopia", uid=uid)
+    write_lines(d / "0.log", cri_records(start, lines))
+
+
+def only_run(analysis) -> dict:
+    assert analysis.runs.height == 1, analysis.runs
+    return analysis.runs.row(0, named=True)
+
+
+def test_restic_fatal_then_silence_is_failed_not_hung(tmp_path):
+    pod(tmp_path, "volsync-src-app-aaaaa", RESTIC_FATAL)
+    run = only_run(analyze([str(tmp_path)], to="2026-01-31T20:00:00Z"))
+    assert run["outcome"] == "failed" and run["outcome_basis"] == "terminal-line"
+    assert run["exit_code"] is None  # the exit was not observed, only inferred
+    assert run["terminal_line"].startswith("Fatal: unable to open config file")
+    assert run["end"] == run["last_activity"] and not run["duration_is_lower_bound"]
+
+
+def test_kopia_fatal_error_at_exit_is_failed(tmp_path):
+    pod(tmp_path, "volsync-src-app-aaaaa", KOPIA_FATAL)
+    run = only_run(analyze([str(tmp_path)], to="2026-01-31T20:00:00Z"))
+    assert (run["outcome"], run["outcome_basis"]) == ("failed", "terminal-line")
+
+
+def test_a_go_panic_with_its_stack_trace_is_failed(tmp_path):
+    pod(tmp_path, "volsync-src-app-aaaaa", PANIC)
+    run = only_run(analyze([str(tmp_path)], to="2026-01-31T20:00:00Z"))
+    assert run["outcome"] == "failed" and run["terminal_line"].startswith("panic: ")
+
+
+def test_an_error_the_command_survives_is_no_terminal_line_silence_after_work_is_a_hang(tmp_path):
+    pod(tmp_path, "volsync-src-app-aaaaa", ERROR_THEN_WORK)
+    run = only_run(analyze([str(tmp_path)], to="2026-01-31T20:00:00Z"))
+    assert run["terminal_line"] is None
+    assert (run["outcome"], run["outcome_basis"]) == ("hung", "silence-in-window")
+
+
+def test_silence_shorter_than_the_threshold_is_still_running(tmp_path):
+    pod(tmp_path, "volsync-src-app-aaaaa", ERROR_THEN_WORK)
+    run = only_run(analyze([str(tmp_path)], to="2026-01-31T16:10:00Z"))
+    assert (run["outcome"], run["outcome_basis"]) == ("running", "active-at-window-end")
+
+
+def test_a_replaced_pod_without_an_end_is_hung_by_replacement(tmp_path):
+    pod(tmp_path, "volsync-src-app-aaaaa", ERROR_THEN_WORK)
+    later = T0 + timedelta(minutes=10)
+    pod(
+        tmp_path,
+        "volsync-src-app-bbbbb",
+        ERROR_THEN_WORK,
+        later,
+        uid="1" * 8 + "-2a3d-4c5b-8e9f-a1b2c3d4e5f6",
+    )
+    a = analyze([str(tmp_path)], to="2026-01-31T16:12:00Z")
+    first = a.runs.filter(pl.col("pod") == "volsync-src-app-aaaaa").row(0, named=True)
+    assert (first["outcome"], first["outcome_basis"]) == ("hung", "replaced")
+
+
+def test_a_pod_that_lingers_after_its_end_marker_completed_at_the_marker(tmp_path):
+    pod(tmp_path, "volsync-src-app-aaaaa", DONE_THEN_LINGER)
+    run = only_run(analyze([str(tmp_path)]))
+    assert (run["outcome"], run["outcome_basis"]) == ("completed", "end-marker")
+    assert run["duration_s"] == 41.0 and run["end"] == T0 + timedelta(seconds=41)
+    assert run["lingered_s"] == 4 * 3600 - 41
+
+
+def test_a_prompt_exit_has_no_lingering(tmp_path):
+    pod(tmp_path, "volsync-src-app-aaaaa", DONE_THEN_LINGER[:3])
+    assert only_run(analyze([str(tmp_path)]))["lingered_s"] is None
+
+
+def test_a_paste_without_times_or_pod_gets_its_outcome_and_duration_from_the_mover(tmp_path):
+    paste = tmp_path / "issue-comment.txt"
+    paste.write_text(
+        "Starting kopia mover container\n"
+        "Connected to repository.\n"
+        "Snapshotting app@media:/data ...\n"
+        "Kopia completed in 42s\n"
+        "INFO: === Done ===\n"
+    )
+    run = only_run(analyze([str(paste)]))
+    assert run["pod"] is None and run["source"] == str(paste)
+    assert (run["outcome"], run["outcome_basis"]) == ("completed", "end-marker")
+    assert run["start"] is None and run["duration_s"] == 42.0
+
+
+def test_a_paste_that_just_stops_is_unknown_never_hung(tmp_path):
+    paste = tmp_path / "issue-comment.txt"
+    paste.write_text("Starting kopia mover container\nExecuting connection command...\n")
+    run = only_run(analyze([str(paste)]))
+    assert (run["outcome"], run["outcome_basis"]) == ("unknown", "no-timestamps")
+    assert run["duration_s"] is None
+
+
+def test_a_timed_paste_with_no_pod_name_that_stops_is_unknown_never_hung(tmp_path):
+    paste = tmp_path / "issue-comment.txt"
+    paste.write_text(
+        "2026-01-31T16:00:00.000000000Z Starting kopia mover container\n"
+        "2026-01-31T16:00:01.000000000Z Executing connection command...\n"
+    )
+    run = only_run(analyze([str(paste)], to="2026-01-31T20:00:00Z"))
+    assert (run["outcome"], run["outcome_basis"]) == ("unknown", "end-not-seen")
+    assert run["duration_is_lower_bound"]
+
+
+def test_a_paste_ending_in_restic_fatal_is_failed_without_any_time(tmp_path):
+    paste = tmp_path / "issue-comment.txt"
+    paste.write_text("\n".join(text for _, _, text in RESTIC_FATAL) + "\n")
+    run = only_run(analyze([str(paste)]))
+    assert (run["outcome"], run["outcome_basis"]) == ("failed", "terminal-line")
+
+
+def test_text_that_is_no_mover_output_makes_no_run(tmp_path):
+    (tmp_path / "notes.txt").write_text("we saw a hang yesterday\nmaybe NFS?\n")
+    assert analyze([str(tmp_path / "notes.txt")]).runs.height == 0
