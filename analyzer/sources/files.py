@@ -23,6 +23,7 @@ import polars as pl
 
 from .. import events as events_mod
 from ..envelopes import UNDECODABLE_PREFIX
+from ..errors import InputError
 from ..events import CACHE_DIR_RE
 
 # Identity is only taken from names Kubernetes could have made (DNS-1123 labels and subdomains):
@@ -51,10 +52,6 @@ POD_IN_NAME_RE = (
 GZIP_MAGIC = b"\x1f\x8b\x08"
 LOG_SUFFIXES = (".log", ".txt", ".json", ".jsonl", ".out")
 BINARY_SNIFF = 8192
-
-
-class InputError(Exception):
-    """An input that cannot be read at all; the message is one line naming the path."""
 
 
 @dataclass
