@@ -980,12 +980,15 @@ def _finish_activity(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _run_all(tasks: Sequence[Callable[[], T]], parallel: int, show: bool | None) -> list[T]:
-    """Run tasks on `parallel` threads; results in task order; the first error cancels the rest."""
+    """Run tasks on `parallel` threads; results in task order; the first error cancels the rest
+    and is the one raised (never the cancellation it caused)."""
     show = sys.stderr.isatty() if show is None else show
     results: list[Any] = [None] * len(tasks)
     bar = tqdm(total=len(tasks), desc="loki", unit="range", file=sys.stderr, disable=not show)
     pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="loki")
     failed = threading.Event()
+    first_error: list[BaseException] = []  # recorded before `failed` is set
+    lock = threading.Lock()
 
     def guarded(task: Callable[[], T]) -> T:
         # a task not yet started when another failed does not start: no request after an error
@@ -993,13 +996,19 @@ def _run_all(tasks: Sequence[Callable[[], T]], parallel: int, show: bool | None)
             raise LokiError("the fetch was cancelled")
         try:
             return task()
-        except BaseException:
+        except BaseException as exc:
+            with lock:
+                if not first_error:
+                    first_error.append(exc)
             failed.set()
             raise
 
     futures: dict[Future[T], int] = {pool.submit(guarded, t): i for i, t in enumerate(tasks)}
     try:
         for future in as_completed(futures):
+            if future.exception() is not None:
+                # a cancelled task can finish before the task whose error cancelled it
+                raise first_error[0]
             results[futures[future]] = future.result()
             bar.update(1)
     finally:
