@@ -7,7 +7,8 @@
 
 Sources other than paths and Loki plug in through `analyze(sources=[...])`: anything with
 `read(wants) -> SourceResult` (see `analyzer.sources.base`). `LokiConfig` is imported on first
-use, so `import analyzer` does not load httpx.
+use, so `import analyzer` does not load httpx. A failure the caller can fix raises
+`AnalyzerError` (see `analyzer.errors` for the tree).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .analysis import Analysis, Inputs, analyze
+from .errors import AnalyzerError
 from .report import RenderOptions, render_json, render_markdown, to_json
 from .sources.base import Provenance, Source, SourceResult, Wants
 from .sources.files import FileSource, Overrides
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Analysis",
+    "AnalyzerError",
     "FileSource",
     "Inputs",
     "LokiConfig",

@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 import yaml
 
+from .errors import CatalogError
 from .resources import data_dir
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
@@ -27,10 +28,6 @@ OPTIONAL = ("conditions", "hang", "alternatives", "references", "validation")
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # Rust's regex accepts both `(?P<name>...)` and `(?<name>...)` (never `(?<=` or `(?<!`).
 _NAMED_GROUP = re.compile(r"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>")
-
-
-class CatalogError(ValueError):
-    """A pattern file that cannot be used; the message is one line naming the file and field."""
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytimeparse2
 
+from .errors import WindowError
+
 _DURATION_SHAPE = re.compile(r"^(\d+(\.\d+)?(w|d|h|m|s|ms))+$")
-
-
-class WindowError(ValueError):
-    """A time flag that cannot be used; the message names the flag."""
 
 
 def parse_duration(text: str, *, flag: str = "--since") -> timedelta:

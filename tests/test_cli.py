@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -150,3 +151,16 @@ def test_test_patterns_prints_each_failing_example(tmp_path):
         in result.stdout
     )
     assert "3 passed, 1 failed" in result.stdout
+
+
+def test_help_lists_every_flag_and_the_readme_documents_it():
+    """Like sqlite-utils' test_docs: a flag cannot be added, renamed or dropped unnoticed."""
+    from conftest import REPO
+
+    helptext = run_cli("--help").stdout
+    readme = (REPO / "README.md").read_text()
+    flags = [opt for param in main.params for opt in param.opts if opt.startswith("-")]
+    assert len(flags) == 36  # 35 options; -o and --output both
+    for flag in flags:
+        assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", helptext), flag
+        assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", readme), flag

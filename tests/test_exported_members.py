@@ -25,6 +25,7 @@ def test_all_exports_exist_and_nothing_public_is_left_out():
 def test_the_surface_is_pinned():
     assert analyzer.__all__ == [
         "Analysis",
+        "AnalyzerError",
         "FileSource",
         "Inputs",
         "LokiConfig",

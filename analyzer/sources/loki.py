@@ -31,9 +31,15 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from tqdm import tqdm
 
 from ..events import EVENTS_SCHEMA, UTC_NS
-from .loki_base import DEFAULT_SELECTOR, LokiAuthError, LokiError, LokiQueryError
+from .loki_base import (
+    DEFAULT_SELECTOR,
+    LokiAuthError,
+    LokiConfigError,
+    LokiError,
+    LokiQueryError,
+)
 
-__all__ = ["DEFAULT_SELECTOR", "LokiAuthError", "LokiError", "LokiQueryError"]
+__all__ = ["DEFAULT_SELECTOR", "LokiAuthError", "LokiConfigError", "LokiError", "LokiQueryError"]
 
 DEFAULT_ADDR = "http://localhost:3100"
 QUERY_RANGE_PATH = "/loki/api/v1/query_range"
@@ -101,7 +107,7 @@ T = TypeVar("T")
 # --------------------------------------------------------------------------------------------
 
 
-# LokiError, LokiQueryError, LokiAuthError live in `loki_base` (importable without httpx).
+# The public errors live in `analyzer.errors` (importable without httpx).
 
 
 class _Transient(LokiError):
@@ -149,13 +155,19 @@ class LokiConfig:
 
     def __post_init__(self) -> None:
         if urlsplit(self.addr).scheme not in ("http", "https"):
-            raise ValueError(f"Loki address must start with http:// or https://: {self.safe_addr}")
+            shown = self.safe_addr.rsplit("@", 1)[-1]  # no scheme: user:password@ is still there
+            raise LokiConfigError(
+                f"--loki (or LOKI_ADDR): {shown!r} does not start with http:// or https://"
+            )
         if self.bearer_token and self.bearer_token_file:
-            raise ValueError("at most one of bearer-token & bearer-token-file may be configured")
+            raise LokiConfigError(
+                "at most one of --bearer-token and --bearer-token-file may be given "
+                "(flags or LOKI_BEARER_TOKEN, LOKI_BEARER_TOKEN_FILE)"
+            )
         if (self.username or self.password) and (self.bearer_token or self.bearer_token_file):
-            raise ValueError(
-                "at most one of HTTP basic auth (username/password), bearer-token & "
-                "bearer-token-file is allowed to be configured"
+            raise LokiConfigError(
+                "at most one of basic auth (--username/--password) and bearer auth "
+                "(--bearer-token, --bearer-token-file) may be given, as flags or LOKI_* variables"
             )
         if self.timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
@@ -200,7 +212,7 @@ def _parse_bool(text: str) -> bool:
         return True
     if text.strip().lower() in ("", "0", "false", "f", "no", "n", "off"):
         return False
-    raise ValueError(f"LOKI_TLS_SKIP_VERIFY must be true or false, not {text!r}")
+    raise LokiConfigError(f"LOKI_TLS_SKIP_VERIFY must be true or false, not {text!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,16 +413,38 @@ class _BearerAuth(httpx.Auth):
         yield request
 
 
+#: TLS file fields: what the file is and the flag that names it.
+_TLS_FILES = {
+    "ca_cert_path": ("CA bundle", "--ca-cert"),
+    "client_cert_path": ("client certificate", "--cert"),
+    "client_key_path": ("client key", "--key"),
+}
+
+
 def _tls_verify(config: LokiConfig) -> ssl.SSLContext | bool:
     """True (system CAs) unless a CA, a client certificate or skip-verify is configured."""
     if not (config.ca_cert_path or config.client_cert_path or config.tls_skip_verify):
         return True
+    named = {name: getattr(config, name) for name in _TLS_FILES if getattr(config, name)}
+    if not config.client_cert_path:
+        named.pop("client_key_path", None)  # a key without a certificate is not loaded
+    for name, path in named.items():  # ssl's own errors do not say which file
+        what, flag = _TLS_FILES[name]
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise LokiConfigError(
+                f"{path}: cannot read the {what} for Loki ({flag}, {_ENV[name]}): "
+                f"{exc.strerror or exc}"
+            ) from None
     try:
         context = ssl.create_default_context(cafile=config.ca_cert_path)
         if config.client_cert_path:
             context.load_cert_chain(config.client_cert_path, config.client_key_path)
     except (OSError, ssl.SSLError) as exc:
-        raise LokiError(f"cannot load the TLS files for Loki: {exc}") from None
+        files = ", ".join(f"{_TLS_FILES[name][1]} {path}" for name, path in named.items())
+        raise LokiConfigError(f"cannot load the TLS files for Loki ({files}): {exc}") from None
     if config.tls_skip_verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -980,12 +1014,15 @@ def _finish_activity(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _run_all(tasks: Sequence[Callable[[], T]], parallel: int, show: bool | None) -> list[T]:
-    """Run tasks on `parallel` threads; results in task order; the first error cancels the rest."""
+    """Run tasks on `parallel` threads; results in task order; the first error cancels the rest
+    and is the one raised (never the cancellation it caused)."""
     show = sys.stderr.isatty() if show is None else show
     results: list[Any] = [None] * len(tasks)
     bar = tqdm(total=len(tasks), desc="loki", unit="range", file=sys.stderr, disable=not show)
     pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="loki")
     failed = threading.Event()
+    first_error: list[BaseException] = []  # recorded before `failed` is set
+    lock = threading.Lock()
 
     def guarded(task: Callable[[], T]) -> T:
         # a task not yet started when another failed does not start: no request after an error
@@ -993,13 +1030,19 @@ def _run_all(tasks: Sequence[Callable[[], T]], parallel: int, show: bool | None)
             raise LokiError("the fetch was cancelled")
         try:
             return task()
-        except BaseException:
+        except BaseException as exc:
+            with lock:
+                if not first_error:
+                    first_error.append(exc)
             failed.set()
             raise
 
     futures: dict[Future[T], int] = {pool.submit(guarded, t): i for i, t in enumerate(tasks)}
     try:
         for future in as_completed(futures):
+            if future.exception() is not None:
+                # a cancelled task can finish before the task whose error cancelled it
+                raise first_error[0]
             results[futures[future]] = future.result()
             bar.update(1)
     finally:

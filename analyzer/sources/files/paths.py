@@ -19,6 +19,7 @@ from typing import BinaryIO
 import polars as pl
 
 from ... import events as events_mod
+from ...errors import InputError
 from ...events import CACHE_DIR_RE
 
 # Identity is only taken from names Kubernetes could have made (DNS-1123 labels and subdomains):
@@ -44,10 +45,6 @@ POD_IN_NAME_RE = (
 
 
 LOG_SUFFIXES = (".log", ".txt", ".json", ".jsonl", ".out")
-
-
-class InputError(Exception):
-    """An input that cannot be read at all; the message is one line naming the path."""
 
 
 @dataclass

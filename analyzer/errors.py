@@ -1,0 +1,68 @@
+"""The errors a user can cause, in one tree. Each message is one line that names the flag, path
+or file at fault, and never a credential. The CLI prints `analyze: error: <message>` on stderr and
+exits 2 for any of them; any other exception is a bug and keeps its traceback.
+
+AnalyzerError          the base the CLI catches
+├── WindowError        a time flag: --since, --until, --from, --to, --fix-at, --hang-after
+├── InputError         a path that cannot be read (or --namespace/--pod/--container misused)
+├── OutputError        the -o/--output target cannot be written
+├── CatalogError       a pattern file or directory: --patterns, --test-patterns
+└── LokiError          talking to Loki
+    ├── LokiConfigError  address, auth combination, TLS files, LOKI_* values (also a ValueError)
+    ├── LokiAuthError    Loki or its gateway refused the credentials (HTTP 401/403)
+    └── LokiQueryError   Loki refused the query (HTTP 400)
+
+Failures that only lose part of the data are not errors but data: skipped files and Loki gaps
+are listed in the report, and `--exit-code` turns a gap into exit 2.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AnalyzerError",
+    "CatalogError",
+    "InputError",
+    "LokiAuthError",
+    "LokiConfigError",
+    "LokiError",
+    "LokiQueryError",
+    "OutputError",
+    "WindowError",
+]
+
+
+class AnalyzerError(Exception):
+    """A failure the user can fix; the message is one line naming the flag, path or file."""
+
+
+class WindowError(AnalyzerError):
+    """A time flag that cannot be used; the message names the flag."""
+
+
+class InputError(AnalyzerError):
+    """An input that cannot be read at all; the message names the path."""
+
+
+class OutputError(AnalyzerError):
+    """The report cannot be written where -o/--output says; the message names the path."""
+
+
+class CatalogError(AnalyzerError):
+    """A pattern file that cannot be used; the message names the file and field."""
+
+
+class LokiError(AnalyzerError):
+    """Any failure talking to Loki; messages never carry credentials."""
+
+
+class LokiConfigError(LokiError, ValueError):
+    """A Loki setting that cannot work (address, auth combination, TLS file, LOKI_* value); a
+    ValueError too, as `LokiConfig` raised before this tree existed."""
+
+
+class LokiAuthError(LokiError):
+    """Loki or its gateway refused the credentials (HTTP 401/403), or a token file is unreadable."""
+
+
+class LokiQueryError(LokiError):
+    """Loki refused the query (HTTP 400); the message has Loki's text and the LogQL sent."""
