@@ -24,7 +24,33 @@ SCRIPT_PREFIX_RE = r"^(?P<prefix>INFO|WARN|ERROR|DEBUG|TIMING):"
 # §1.4 Kopia <= 0.21 console: level word (after ANSI removal) then a space.
 KOPIA_CONSOLE_LEVEL_RE = r"^(?P<level>DEBUG|WARN|ERROR) (?P<rest>.*)$"
 
-ENVELOPES = ("cri", "kubectl", "docker", "kopia-cli", "kopia-json", "plain", "loki", "raw")
+ENVELOPES = (
+    "cri",
+    "kubectl",
+    "docker",
+    "kopia-cli",
+    "kopia-json",
+    "plain",
+    "loki",
+    "raw",
+    "viewer",
+)
+#: Lines a log viewer adds to what it shows (not the container's output, stamped with the
+#: viewer's clock): k9s's `stream closed EOF for <ns>/<pod> (<container>)` (every spelling since
+#: k9s 0.2x), stern's `- <pod> › <container>` / `+ <pod> › <container>`, kubectl's
+#: `Defaulted container "<c>" out of: ...`. They name the pod, so they give identity.
+VIEWER_RE = (
+    r"^(?:[Ss]tream closed:? \S+ for (?P<namespace>[a-z0-9][a-z0-9.-]*)/"
+    r"(?P<pod>[a-z0-9][a-z0-9.-]*) \((?P<container>[a-z0-9][a-z0-9.-]*)\)"
+    r"|[+-] (?P<spod>[a-z0-9][a-z0-9.-]*) › (?P<scontainer>[a-z0-9][a-z0-9.-]*)"
+    r"|Defaulted container \"(?P<dcontainer>[a-z0-9][a-z0-9.-]*)\" out of: .*)\s*$"
+)
+#: Viewers that show the container name as a column before each message (k9s on a pod with
+#: init containers, stern): the column is stripped where nearly every line of a file has it.
+CONTAINER_COLUMN_RE = r"^(?P<c>kopia|restic|kopia-maintenance|rclone|rsync|rsync-tls|syncthing) "
+#: Kopia's progress line with the error that ended the command glued on after it, once the
+#: `\r` between them was lost (a paste, a log that kept only the last redraw).
+GLUED_AFTER_PROGRESS_RE = r"(\d+ hashing, [^\r]*?)((?:ERROR|WARN) )"
 
 
 #: Years whose times fit in nanoseconds since 1970 (int64) whatever the UTC offset.
@@ -217,7 +243,11 @@ def console_lines(frame: pl.DataFrame) -> pl.DataFrame:
     a `\\r` split share their line number; empty refresh fragments are dropped.
     """
     msg = pl.col("message")
-    frame = frame.with_columns(msg.str.replace_all(ANSI_RE, "").alias("message"))
+    frame = frame.with_columns(
+        msg.str.replace_all(ANSI_RE, "")
+        .str.replace_all(GLUED_AFTER_PROGRESS_RE, "${1}\r${2}")
+        .alias("message")
+    )
     # A line of nothing but `\r` and blanks stays one (empty) row: no input line disappears.
     blank = msg.str.strip_chars() == ""
     frame = frame.with_columns(pl.when(blank).then(pl.lit("")).otherwise(msg).alias("message"))
@@ -255,7 +285,58 @@ def console_lines(frame: pl.DataFrame) -> pl.DataFrame:
         .otherwise(msg)
         .alias("message"),
     )
-    return frame.drop("_cr")
+    return _viewer_lines(frame.drop("_cr"))
+
+
+def _viewer_lines(frame: pl.DataFrame) -> pl.DataFrame:
+    """What log viewers add: a container column before every message is stripped (and names
+    the container); the viewer's own lines become `viewer` rows whose time is not the
+    container's (taken from the line before) and whose pod, when a file names exactly one,
+    is the identity of that file's lines that have none."""
+    msg = pl.col("message")
+    shown = pl.col("envelope").is_in(["kubectl", "plain"])
+    column = msg.str.extract(CONTAINER_COLUMN_RE, 1)
+    has_column = shown & column.is_not_null()
+    share = has_column.sum().over("source") / shown.sum().over("source").clip(lower_bound=1)
+    strip = has_column & (share >= 0.8) & (shown.sum().over("source") >= 2)
+    frame = frame.with_columns(
+        pl.when(strip).then(msg.str.slice(column.str.len_chars() + 1)).otherwise(msg),
+        pl.when(strip & pl.col("container").is_null())
+        .then(column)
+        .otherwise(pl.col("container"))
+        .alias("container"),
+    )
+    named = pl.col("message").str.extract_groups(VIEWER_RE)
+    viewer = shown & pl.col("message").str.contains(VIEWER_RE)
+    frame = frame.with_columns(
+        named.struct.field("namespace").alias("_vns"),
+        pl.coalesce(named.struct.field("pod"), named.struct.field("spod")).alias("_vpod"),
+        pl.coalesce(
+            named.struct.field("container"),
+            named.struct.field("scontainer"),
+            named.struct.field("dcontainer"),
+        ).alias("_vcontainer"),
+        viewer.alias("_viewer"),
+    )
+    one = lambda c: (  # noqa: E731 - the value a file names, when it names exactly one
+        pl.when(pl.col(c).drop_nulls().n_unique().over("source") == 1).then(
+            pl.col(c).drop_nulls().first().over("source")
+        )
+    )
+    return frame.with_columns(
+        pl.when(pl.col("_viewer"))
+        .then(pl.lit("viewer"))
+        .otherwise(pl.col("envelope"))
+        .alias("envelope"),
+        pl.when(pl.col("_viewer")).then(None).otherwise(pl.col("ts")).alias("ts"),
+        pl.coalesce(pl.col("namespace"), one("_vns")).alias("namespace")
+        if "namespace" in frame.columns
+        else one("_vns").alias("namespace"),
+        pl.coalesce(pl.col("pod"), one("_vpod")).alias("pod")
+        if "pod" in frame.columns
+        else one("_vpod").alias("pod"),
+        pl.coalesce(pl.col("container"), one("_vcontainer")).alias("container"),
+    ).drop("_vns", "_vpod", "_vcontainer", "_viewer")
 
 
 def timestamps_from_envelope(frame: pl.DataFrame) -> pl.DataFrame:
