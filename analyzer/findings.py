@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 
 import polars as pl
 
@@ -44,8 +45,21 @@ def probable_user_lookup_hangs(
     ships no Kopia CLI log): run_id, the signature, the evidence fields and the reason.
     """
     if signatures is None:
-        signatures = catalog.load_catalog().signatures
+        signatures = _builtin_signatures()
     return inference.infer(runs, matches, run_map, signatures)
+
+
+def _builtin_signatures() -> list[Signature]:
+    """The built-in catalog for the shim above, loaded again only when a file of it changed (a
+    second load per analysis would cost some 30 ms)."""
+    directory = catalog.builtin_patterns_dir()
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(directory.iterdir()))
+    return _builtin_catalog(stamp).signatures
+
+
+@cache
+def _builtin_catalog(stamp: tuple[tuple[str, int], ...]) -> catalog.Catalog:
+    return catalog.load_catalog()
 
 
 def summarise(
