@@ -2,16 +2,22 @@
 
 Each pattern file explains one signature (meaning, cause, fix, alternatives, references) and carries
 its own examples that must and must not match; `check_examples` runs them like `semgrep --test`.
+`patterns/pattern.schema.json` defines the file and `patterns/README.md` documents every field; the
+loader validates against the schema and turns its errors into one line naming the file and field.
 Matching is vectorised: one combined regex prefilters every message, then each signature's
 regexes run only over the few survivors (see ../shared/reference/polars-performance.md).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from difflib import get_close_matches
+from functools import cache
 from pathlib import Path
+from string import Formatter
 from typing import Any
 
 import polars as pl
@@ -20,12 +26,21 @@ import yaml
 from .errors import CatalogError
 from .resources import data_dir
 
+# The schema's enums and fields, for code that needs them without reading it (test_catalog checks
+# that they agree with pattern.schema.json). SEVERITIES is also the catalog's sort order.
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 CATEGORIES = ("root-cause", "symptom", "environmental")
 CONDITION_KEYS = ("container", "role", "level")
 REQUIRED = ("id", "title", "severity", "category", "regex", "meaning", "why", "fix", "examples")
-OPTIONAL = ("conditions", "hang", "alternatives", "references", "validation")
-ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+#: The optional fields of the first format. The unknown-key message lists these after REQUIRED,
+#: byte for byte as tests/test_hardening.py pins it; the fields added since are documented in
+#: patterns/README.md and suggested by name when an unknown key is close to one ("did you mean").
+FIRST_OPTIONAL = ("conditions", "hang", "alternatives", "references", "validation")
+OPTIONAL = (*FIRST_OPTIONAL, "terminal", "infer", "known_problems")
+#: The file beside the built-in patterns that defines a pattern file (JSON Schema draft 2020-12).
+SCHEMA_FILE = "pattern.schema.json"
+#: Columns of the table an inference rule returns; a reason may not insert fields named so.
+INFERENCE_COLUMNS = ("run_id", "signature", "reason")
 # Rust's regex accepts both `(?P<name>...)` and `(?<name>...)` (never `(?<=` or `(?<!`).
 _NAMED_GROUP = re.compile(r"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>")
 
@@ -41,6 +56,23 @@ class Alternative:
 class Reference:
     title: str
     url: str
+
+
+@dataclass(frozen=True)
+class Inference:
+    """A pattern's `infer:` block: hung runs that `rule` (analyzer/inference.py) selects, that
+    show a line of `evidence` and none of `unless` (nor of the pattern itself), are probably
+    caused by the pattern; `reason` says why in the report, with `{field}` of the evidence."""
+
+    rule: str
+    evidence: str
+    reason: str
+    unless: tuple[str, ...] = ()
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The evidence fields `reason` inserts, in first-seen order."""
+        return tuple(dict.fromkeys(_placeholder_names(self.reason)))
 
 
 @dataclass(frozen=True)
@@ -63,6 +95,12 @@ class Signature:
     references: tuple[Reference, ...] = ()
     criterion: str | None = None
     blocks_signoff: bool = True
+    #: `validation.always`: the criterion is listed even when no line of the signature matched.
+    criterion_always: bool = False
+    #: A line of this signature ends the process (a run whose log ends on it is failed, not hung).
+    terminal: bool = False
+    known_problems: str = ""
+    infer: Inference | None = None
     path: str = ""
 
     @property
@@ -95,6 +133,29 @@ def builtin_patterns_dir() -> Path:
         raise CatalogError(str(exc)) from None
 
 
+def schema_path() -> Path:
+    """The JSON Schema of a pattern file, shipped beside the built-in patterns (also in a wheel)."""
+    return builtin_patterns_dir() / SCHEMA_FILE
+
+
+@cache
+def pattern_schema() -> dict[str, Any]:
+    """The pattern-file schema, parsed once per process."""
+    try:
+        return json.loads(schema_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CatalogError(f"{schema_path()}: cannot read the pattern schema: {exc}") from None
+
+
+@cache
+def _validator() -> Any:
+    """A draft 2020-12 validator of the schema. jsonschema is imported here, on the first load:
+    its import costs 30-100 ms that only loading a catalog needs (`import analyzer` stays as is)."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(pattern_schema())
+
+
 def _regex_error(rx: str) -> str | None:
     try:
         pl.Series([""], dtype=pl.String).str.contains(rx)
@@ -103,113 +164,228 @@ def _regex_error(rx: str) -> str | None:
     return None
 
 
-def _strings(value: Any, where: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise CatalogError(f"{where}: expected a string or a non-empty list of strings")
+def _placeholder_names(template: str) -> list[str]:
+    """The field names a `{field}` template inserts (`{{` and `}}` are literal braces)."""
+    return [name for _, name, _, _ in Formatter().parse(template) if name]
 
 
-def _text(doc: dict, key: str, where: str) -> str:
-    value = doc.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise CatalogError(f"{where}: field '{key}' must be non-empty text")
-    return value.strip()
+# ------------------------------------------------------------------------------------------------
+# Schema errors as one-line messages
+# ------------------------------------------------------------------------------------------------
+
+#: Which of several problems in one file is reported: its shape, unknown keys, missing fields,
+#: then the fields in the order the loader checked them before the schema existed (so a file with
+#: several faults names the same one as before), then the fields added since, in schema order.
+_ROOT_PRECEDENCE = {"type": 0, "additionalProperties": 1, "required": 2}
+_FIELD_PRECEDENCE = (
+    "id",
+    "severity",
+    "category",
+    "regex",
+    "conditions",
+    "examples",
+    "alternatives",
+    "references",
+    "validation",
+    "hang",
+    "title",
+    "meaning",
+    "why",
+    "fix",
+)
+
+
+def _shown(key: Any) -> str:
+    """A key as a message shows it: as written when printable text, else its repr (one line)."""
+    return key if isinstance(key, str) and key.isprintable() else repr(key)
+
+
+def _field_name(path: Sequence[Any]) -> str:
+    """`alternatives[0].title` for the instance path ['alternatives', 0, 'title']."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{_shown(part)}" if out else _shown(part)
+    return out
+
+
+def _resolved(node: dict[str, Any]) -> dict[str, Any]:
+    """A schema node with its local `$ref` merged in (the node's own keywords win)."""
+    ref = node.get("$ref")
+    if not isinstance(ref, str) or not ref.startswith("#/$defs/"):
+        return node
+    return {**pattern_schema()["$defs"][ref.removeprefix("#/$defs/")], **node}
+
+
+def _nodes(path: Sequence[Any]) -> list[dict[str, Any]]:
+    """The schema node for each prefix of an instance path, root first."""
+    nodes = [pattern_schema()]
+    for part in path:
+        parent = nodes[-1]
+        child = parent.get("items") if isinstance(part, int) else None
+        if child is None:
+            child = parent.get("properties", {}).get(part)
+        if not isinstance(child, dict):
+            break
+        nodes.append(_resolved(child))
+    return nodes
+
+
+def _template(node: dict[str, Any], keyword: str | None) -> str | None:
+    """The node's `x-message` for a failing keyword (None: a descendant failed)."""
+    message = node.get("x-message")
+    if not isinstance(message, dict):
+        return message
+    return (keyword and message.get(keyword)) or message.get("default")
+
+
+def _schema_message(error: Any, doc: Any) -> str:
+    """The one-line message for a jsonschema error: the `x-message` of the deepest node on the
+    error's path that has one; a missing field without its own message uses the field's."""
+    path = list(error.absolute_path)
+    nodes = _nodes(path)
+    keyword = error.validator
+    node = nodes[-1]
+    key: Any = ""
+    if keyword == "additionalProperties":
+        key = sorted(set(error.instance) - set(node.get("properties", {})), key=str)[0]
+    elif keyword == "required":
+        key = next(k for k in error.validator_value if k not in error.instance)
+    depth, template = len(nodes) - 1, _template(node, keyword)
+    if template is None and keyword == "required" and key in node.get("properties", {}):
+        node = _resolved(node["properties"][key])
+        path, depth, template = [*path[:depth], key], depth + 1, _template(node, None)
+    while template is None and depth:
+        depth -= 1
+        node, template = nodes[depth], _template(nodes[depth], None)
+    instance = doc
+    for part in path[:depth]:
+        try:
+            instance = instance[part]
+        except (KeyError, IndexError, TypeError):  # a missing field has no value to show
+            instance = None
+            break
+    message = (template or "field '{field}' is invalid").format(
+        field=_field_name(path[:depth]),
+        value=repr(instance),
+        key=_shown(key),
+        enum=", ".join(map(str, node.get("enum", ()))),
+        allowed=", ".join(node.get("properties", ())),
+        listed=", ".join((*REQUIRED, *FIRST_OPTIONAL)),
+    )
+    if keyword == "additionalProperties" and not path:
+        close = get_close_matches(str(key), (*REQUIRED, *OPTIONAL), n=1, cutoff=0.8)
+        message += f"; did you mean '{close[0]}'?" if close else ""
+    return message
+
+
+def _precedence(error: Any) -> tuple:
+    """Sort key of a jsonschema error: see `_FIELD_PRECEDENCE`; a missing field counts as its
+    own path, nested fields go in schema order and list items by index."""
+    path = list(error.absolute_path)
+    if not path:
+        return (_ROOT_PRECEDENCE.get(error.validator, 3),)
+    if error.validator == "required":
+        path.append(next(k for k in error.validator_value if k not in error.instance))
+    nodes = _nodes(path)
+    ranks = []
+    for depth, part in enumerate(path):
+        if isinstance(part, int):
+            ranks.append(part)
+            continue
+        holder = nodes[depth] if depth < len(nodes) else {}
+        order = list(holder.get("properties", ()))
+        if depth == 0:
+            order = [*_FIELD_PRECEDENCE, *order]
+        ranks.append(order.index(part) if part in order else len(order))
+    return (4, tuple(ranks), error.validator)
+
+
+def schema_problem(doc: Any) -> str | None:
+    """What is wrong with a parsed pattern document by the schema, as one line without the file
+    name (None: it conforms). With several problems, the first by `_precedence`."""
+    errors = list(_validator().iter_errors(doc))
+    return _schema_message(min(errors, key=_precedence), doc) if errors else None
+
+
+# ------------------------------------------------------------------------------------------------
+# Loading
+# ------------------------------------------------------------------------------------------------
+
+
+def _as_tuple(value: str | list[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _inference(block: dict[str, Any] | None, sid: str, path: str) -> Inference | None:
+    """The `infer:` block, with what the schema cannot check about one file."""
+    if block is None:
+        return None
+    if block["evidence"] == sid:
+        raise CatalogError(f"{path}: field 'infer.evidence' names the signature itself")
+    try:
+        pieces = list(Formatter().parse(block["reason"]))
+    except ValueError as exc:
+        raise CatalogError(
+            f"{path}: field 'infer.reason' has a malformed {{field}}: {exc}"
+        ) from None
+    for _, name, spec, conversion in pieces:
+        if name is not None and (
+            not name.isidentifier() or name in INFERENCE_COLUMNS or spec or conversion
+        ):
+            raise CatalogError(
+                f"{path}: field 'infer.reason' inserts {{{_shown(name)}}}: only a bare field name "
+                f"of the evidence may be inserted (not {', '.join(INFERENCE_COLUMNS)})"
+            )
+    return Inference(
+        block["rule"], block["evidence"], block["reason"].strip(), tuple(block.get("unless", ()))
+    )
 
 
 def parse_signature(doc: Any, path: str) -> Signature:
-    """Validate one parsed YAML document against the schema."""
-    if not isinstance(doc, dict):
-        raise CatalogError(f"{path}: expected a mapping at the top level")
-    unknown = sorted(set(doc) - set(REQUIRED) - set(OPTIONAL))
-    if unknown:
-        raise CatalogError(
-            f"{path}: unknown key '{unknown[0]}' (allowed: {', '.join(REQUIRED + OPTIONAL)})"
-        )
-    for key in REQUIRED:
-        if key not in doc:
-            raise CatalogError(f"{path}: missing required field '{key}'")
+    """Validate one parsed YAML document and build its signature: first the schema
+    (`patterns/pattern.schema.json`), then what a schema cannot say: the id is the file name,
+    every regex compiles in Rust syntax, the inference reason's placeholders are field names."""
+    problem = schema_problem(doc)
+    if problem:
+        raise CatalogError(f"{path}: {problem}")
     sid = doc["id"]
-    if not isinstance(sid, str) or not ID_RE.match(sid):
-        raise CatalogError(f"{path}: field 'id' must be kebab-case (got {sid!r})")
     if Path(path).stem != sid:
         raise CatalogError(f"{path}: field 'id' is {sid!r} but the file is named {Path(path).name}")
-    if doc["severity"] not in SEVERITIES:
-        raise CatalogError(f"{path}: field 'severity' must be one of {', '.join(SEVERITIES)}")
-    if doc["category"] not in CATEGORIES:
-        raise CatalogError(f"{path}: field 'category' must be one of {', '.join(CATEGORIES)}")
-    regexes = _strings(doc["regex"], f"{path}: field 'regex'")
+    regexes = _as_tuple(doc["regex"])
     for i, rx in enumerate(regexes):
         problem = _regex_error(rx)
         if problem:
             raise CatalogError(f"{path}: field 'regex[{i}]' does not compile: {problem}")
-    conditions: dict[str, tuple[str, ...]] = {}
-    raw_conditions = doc.get("conditions") or {}
-    if not isinstance(raw_conditions, dict):
-        raise CatalogError(
-            f"{path}: field 'conditions' must be a mapping of {', '.join(CONDITION_KEYS)}"
-        )
-    for key, value in raw_conditions.items():
-        if key not in CONDITION_KEYS:
-            raise CatalogError(
-                f"{path}: field 'conditions.{key}' is unknown "
-                f"(allowed: {', '.join(CONDITION_KEYS)})"
-            )
-        conditions[key] = _strings(value, f"{path}: field 'conditions.{key}'")
-    examples = doc["examples"]
-    if not isinstance(examples, dict) or set(examples) - {"match", "no_match"}:
-        raise CatalogError(f"{path}: field 'examples' must have only 'match' and 'no_match' lists")
-    must = _strings(examples.get("match"), f"{path}: field 'examples.match'")
-    must_not = _strings(examples.get("no_match"), f"{path}: field 'examples.no_match'")
-    for key in ("alternatives", "references"):
-        if not isinstance(doc.get(key) or [], list):
-            raise CatalogError(f"{path}: field '{key}' must be a list")
-    alternatives = []
-    for i, alt in enumerate(doc.get("alternatives") or []):
-        if not isinstance(alt, dict) or not alt.get("title") or not alt.get("body"):
-            raise CatalogError(f"{path}: field 'alternatives[{i}]' needs 'title' and 'body'")
-        alternatives.append(
-            Alternative(
-                str(alt["title"]), str(alt["body"]).strip(), str(alt.get("tradeoff", "")).strip()
-            )
-        )
-    references = []
-    for i, ref in enumerate(doc.get("references") or []):
-        if not isinstance(ref, dict) or not str(ref.get("url", "")).startswith(
-            ("https://", "http://")
-        ):
-            raise CatalogError(
-                f"{path}: field 'references[{i}]' needs 'title' and an http(s) 'url'"
-            )
-        references.append(Reference(str(ref.get("title") or ref["url"]), str(ref["url"])))
     validation = doc.get("validation") or {}
-    if validation and (not isinstance(validation, dict) or not validation.get("criterion")):
-        raise CatalogError(f"{path}: field 'validation' needs a 'criterion'")
-    if validation and not isinstance(validation["criterion"], str):
-        raise CatalogError(f"{path}: field 'validation.criterion' must be text")
-    if validation and not isinstance(validation.get("blocks_signoff", True), bool):
-        raise CatalogError(f"{path}: field 'validation.blocks_signoff' must be true or false")
-    hang = doc.get("hang", False)
-    if not isinstance(hang, bool):
-        raise CatalogError(f"{path}: field 'hang' must be true or false")
     return Signature(
         id=sid,
-        title=_text(doc, "title", path),
+        title=doc["title"].strip(),
         severity=doc["severity"],
         category=doc["category"],
         regex=regexes,
-        meaning=_text(doc, "meaning", path),
-        why=_text(doc, "why", path),
-        fix=_text(doc, "fix", path),
-        examples_match=must,
-        examples_no_match=must_not,
-        conditions=conditions,
-        hang=hang,
-        alternatives=tuple(alternatives),
-        references=tuple(references),
+        meaning=doc["meaning"].strip(),
+        why=doc["why"].strip(),
+        fix=doc["fix"].strip(),
+        examples_match=_as_tuple(doc["examples"]["match"]),
+        examples_no_match=_as_tuple(doc["examples"]["no_match"]),
+        conditions={k: _as_tuple(v) for k, v in (doc.get("conditions") or {}).items()},
+        hang=doc.get("hang", False),
+        alternatives=tuple(
+            Alternative(a["title"], a["body"].strip(), a.get("tradeoff", "").strip())
+            for a in doc.get("alternatives") or ()
+        ),
+        references=tuple(
+            Reference(r.get("title") or r["url"], r["url"]) for r in doc.get("references") or ()
+        ),
         criterion=validation.get("criterion"),
-        blocks_signoff=bool(validation.get("blocks_signoff", True)),
+        blocks_signoff=validation.get("blocks_signoff", True),
+        criterion_always=validation.get("always", False),
+        terminal=doc.get("terminal", False),
+        known_problems=doc.get("known_problems", "").strip(),
+        infer=_inference(doc.get("infer"), sid, path),
         path=path,
     )
 
@@ -255,9 +431,33 @@ def load_catalog(user_dirs: Sequence[str | Path] = (), *, builtin: bool = True) 
             if sig.id in merged:
                 overridden.append((sig.id, sig.path))
             merged[sig.id] = sig
+    check_references(merged)
     return Catalog(
         sorted(merged.values(), key=lambda s: (SEVERITIES.index(s.severity), s.id)), overridden
     )
+
+
+def check_references(signatures: dict[str, Signature]) -> None:
+    """What no single file can check: every `infer` block names signatures of the catalog in
+    force, and its reason inserts only fields its evidence extracts."""
+    for sig in signatures.values():
+        if sig.infer is None:
+            continue
+        for key, sid in (
+            ("evidence", sig.infer.evidence),
+            *(("unless", u) for u in sig.infer.unless),
+        ):
+            if sid not in signatures:
+                raise CatalogError(
+                    f"{sig.path}: field 'infer.{key}' names {sid!r}, which no pattern file defines"
+                )
+        evidence = signatures[sig.infer.evidence]
+        missing = [name for name in sig.infer.fields if name not in evidence.fields]
+        if missing:
+            raise CatalogError(
+                f"{sig.path}: field 'infer.reason' inserts {{{missing[0]}}}, which "
+                f"{evidence.id} ({evidence.path}) does not extract"
+            )
 
 
 #: libyaml's loader when PyYAML was built with it (ten times faster on the catalog), else Python's.

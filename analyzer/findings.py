@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 
 import polars as pl
 
+from . import catalog, inference
 from .catalog import Signature
 from .events import UTC_NS
 
-USER_LOOKUP_IDS = ("unknown-userid", "requires-cgo-or-user")
-WHOAMI_ID = "whoami-unknown-uid"
 OUTCOMES = ("completed", "failed", "hung", "running", "unknown")
 
 
@@ -32,39 +32,34 @@ def _duration_stats(prefix: str) -> list[pl.Expr]:
 
 
 def probable_user_lookup_hangs(
-    runs: pl.DataFrame, events: pl.DataFrame, matches: pl.DataFrame, run_map: pl.DataFrame
+    runs: pl.DataFrame,
+    events: pl.DataFrame,
+    matches: pl.DataFrame,
+    run_map: pl.DataFrame,
+    signatures: Sequence[Signature] | None = None,
 ) -> pl.DataFrame:
-    """Hung runs explained by inference when Kopia's own log is not available (e.g. Loki).
+    """Deprecated name of `inference.infer`, kept while analysis.py calls it without the catalog:
+    then the built-in catalog's `infer:` blocks apply, as the hard-coded ids did before.
 
-    A run that went silent right after `Executing connection command...` in a pod that printed
-    `whoami: cannot find name for user ID N`, with no user-lookup line of its own, is the
-    user-lookup hang with high probability. Returns run_id, uid and the reason.
+    Hung runs explained by inference when the decisive log is not among the inputs (e.g. Loki
+    ships no Kopia CLI log): run_id, the signature, the evidence fields and the reason.
     """
-    schema = {"run_id": pl.Int64, "uid": pl.String, "reason": pl.String}
-    with_run = matches.join(run_map, on="event_id", how="inner")
-    explained = with_run.filter(pl.col("signature").is_in(USER_LOOKUP_IDS))["run_id"].unique()
-    whoami = (
-        with_run.filter(pl.col("signature") == WHOAMI_ID)
-        .group_by("run_id")
-        .agg(pl.col("fields").first().str.json_path_match("$.uid").alias("uid"))
-    )
-    candidates = runs.filter(
-        (pl.col("outcome") == "hung")
-        & pl.col("stalled_after_connect")
-        & ~pl.col("run_id").is_in(explained.implode())
-    ).join(whoami, on="run_id", how="inner")
-    if candidates.height == 0:
-        return pl.DataFrame(schema=schema)
-    return candidates.select(
-        "run_id",
-        "uid",
-        pl.format(
-            "silent after `Executing connection command...` while UID {} has no passwd entry "
-            "(whoami failed); Kopia's own log, which would name the lookup error, was not among "
-            "the inputs",
-            pl.col("uid"),
-        ).alias("reason"),
-    )
+    if signatures is None:
+        signatures = _builtin_signatures()
+    return inference.infer(runs, matches, run_map, signatures)
+
+
+def _builtin_signatures() -> list[Signature]:
+    """The built-in catalog for the shim above, loaded again only when a file of it changed (a
+    second load per analysis would cost some 30 ms)."""
+    directory = catalog.builtin_patterns_dir()
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(directory.iterdir()))
+    return _builtin_catalog(stamp).signatures
+
+
+@cache
+def _builtin_catalog(stamp: tuple[tuple[str, int], ...]) -> catalog.Catalog:
+    return catalog.load_catalog()
 
 
 def summarise(
@@ -109,8 +104,8 @@ def summarise(
         pl.col("message").sort_by("ts").first().alias("example"),
     )
     if probable is not None and probable.height:
-        inferred = pl.DataFrame({"signature": ["unknown-userid"]}).with_columns(
-            pl.lit(probable["run_id"].to_list(), dtype=pl.List(pl.Int64)).alias("probable_run_ids")
+        inferred = probable.group_by("signature", maintain_order=True).agg(
+            pl.col("run_id").alias("probable_run_ids")
         )
         base = base.join(inferred, on="signature", how="full", coalesce=True)
     else:

@@ -1,9 +1,10 @@
 """The Environment section: what the logs and optional Kubernetes dumps say about the setup.
 
-From logs: mover image versions, Kopia version, repository backend and path, the UIDs that failed
-user lookup. From `kubectl get replicationsource -A -o json` and `kubectl get pods,jobs -A -o json`
-(detected by content among the inputs): images, security contexts, restarts, job failures and the
-ReplicationSources' own sync bookkeeping (formats.md §5.1, §5.4).
+From logs: mover image versions, Kopia version, repository backend and path, the UIDs named by
+matched signatures (their `uid` field). From `kubectl get replicationsource -A -o json` and
+`kubectl get pods,jobs -A -o json` (detected by content among the inputs): images, security
+contexts, restarts, job failures and the ReplicationSources' own sync bookkeeping (formats.md
+§5.1, §5.4).
 """
 
 from __future__ import annotations

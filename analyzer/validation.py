@@ -21,8 +21,6 @@ from .catalog import Signature
 from .events import UTC_NS
 from .timeutil import fmt_utc
 
-USER_LOOKUP_CRITERION = "No user lookup errors in kopia logs"
-
 
 @dataclass(frozen=True)
 class Criterion:
@@ -216,11 +214,12 @@ def _catalog_criteria(
     period: Period,
     since: str,
 ) -> list[Criterion]:
-    """Criteria contributed by the catalog signatures that matched anywhere in the window."""
+    """Criteria contributed by the catalog signatures that matched anywhere in the window, and
+    by those whose `validation.always` lists the criterion whether or not they matched."""
     seen = set(matches["signature"].unique().to_list())
     by_criterion: dict[str, list[Signature]] = {}
     for sig in signatures:
-        if sig.criterion and (sig.id in seen or sig.criterion == USER_LOOKUP_CRITERION):
+        if sig.criterion and (sig.id in seen or sig.criterion_always):
             by_criterion.setdefault(sig.criterion, []).append(sig)
     out = []
     for text, sigs in by_criterion.items():
