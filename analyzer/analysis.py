@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from . import catalog as catalog_mod
-from . import findings, kube, templates, validation
+from . import findings, inference, kube, templates, validation
 from . import runs as runs_mod
 from .envelopes import events_from_loki, events_from_raw
 from .events import UTC_NS, empty_events, finalize
@@ -214,9 +214,7 @@ def analyze(
     documents = [d for r in results for _, d in r.documents]
     events = kube.fill_namespaces(events, documents)
     passed = _concat([r.passed for r in results], pl.DataFrame(schema=PASSED_SCHEMA))
-    terminal = tuple(
-        rx for sig in cat.signatures if getattr(sig, "terminal", False) for rx in sig.regex
-    )
+    terminal = tuple(rx for sig in cat.signatures if sig.terminal for rx in sig.regex)
     activity = _activity(results, events, passed, terminal)
     inputs = Inputs(
         sources=[r.provenance for r in results],
@@ -241,7 +239,7 @@ def analyze(
         terminal=terminal,
     )
     run_map = runs_mod.attach_to_runs(events, runs)
-    probable = findings.probable_user_lookup_hangs(runs, events, matches, run_map)
+    probable = inference.infer(runs, matches, run_map, cat.signatures)
     found = findings.summarise(matches, events, runs, run_map, cat.signatures, probable)
     environment = kube.environment(events, runs, matches, documents)
     criteria = validation.evaluate(

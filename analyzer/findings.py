@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cache
 
 import polars as pl
 
-from . import catalog, inference
 from .catalog import Signature
 from .events import UTC_NS
 
@@ -29,37 +27,6 @@ def _duration_stats(prefix: str) -> list[pl.Expr]:
         d.max().alias(f"{prefix}max_s"),
         *[(pl.col("outcome") == o).sum().cast(pl.Int64).alias(f"{prefix}{o}") for o in OUTCOMES],
     ]
-
-
-def probable_user_lookup_hangs(
-    runs: pl.DataFrame,
-    events: pl.DataFrame,
-    matches: pl.DataFrame,
-    run_map: pl.DataFrame,
-    signatures: Sequence[Signature] | None = None,
-) -> pl.DataFrame:
-    """Deprecated name of `inference.infer`, kept while analysis.py calls it without the catalog:
-    then the built-in catalog's `infer:` blocks apply, as the hard-coded ids did before.
-
-    Hung runs explained by inference when the decisive log is not among the inputs (e.g. Loki
-    ships no Kopia CLI log): run_id, the signature, the evidence fields and the reason.
-    """
-    if signatures is None:
-        signatures = _builtin_signatures()
-    return inference.infer(runs, matches, run_map, signatures)
-
-
-def _builtin_signatures() -> list[Signature]:
-    """The built-in catalog for the shim above, loaded again only when a file of it changed (a
-    second load per analysis would cost some 30 ms)."""
-    directory = catalog.builtin_patterns_dir()
-    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(directory.iterdir()))
-    return _builtin_catalog(stamp).signatures
-
-
-@cache
-def _builtin_catalog(stamp: tuple[tuple[str, int], ...]) -> catalog.Catalog:
-    return catalog.load_catalog()
 
 
 def summarise(
