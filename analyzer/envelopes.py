@@ -295,11 +295,14 @@ def _viewer_lines(frame: pl.DataFrame) -> pl.DataFrame:
     is the identity of that file's lines that have none."""
     msg = pl.col("message")
     shown = pl.col("envelope").is_in(["kubectl", "plain"])
+    viewer = shown & msg.str.contains(VIEWER_RE)
+    output = shown & ~viewer
     column = msg.str.extract(CONTAINER_COLUMN_RE, 1)
-    has_column = shown & column.is_not_null()
-    share = has_column.sum().over("source") / shown.sum().over("source").clip(lower_bound=1)
-    strip = has_column & (share >= 0.8) & (shown.sum().over("source") >= 2)
+    has_column = output & column.is_not_null()
+    lines = output.sum().over("source")
+    strip = has_column & (has_column.sum().over("source") >= 0.8 * lines) & (lines >= 2)
     frame = frame.with_columns(
+        viewer.alias("_viewer"),
         pl.when(strip).then(msg.str.slice(column.str.len_chars() + 1)).otherwise(msg),
         pl.when(strip & pl.col("container").is_null())
         .then(column)
@@ -307,7 +310,6 @@ def _viewer_lines(frame: pl.DataFrame) -> pl.DataFrame:
         .alias("container"),
     )
     named = pl.col("message").str.extract_groups(VIEWER_RE)
-    viewer = shown & pl.col("message").str.contains(VIEWER_RE)
     frame = frame.with_columns(
         named.struct.field("namespace").alias("_vns"),
         pl.coalesce(named.struct.field("pod"), named.struct.field("spod")).alias("_vpod"),
@@ -316,7 +318,6 @@ def _viewer_lines(frame: pl.DataFrame) -> pl.DataFrame:
             named.struct.field("scontainer"),
             named.struct.field("dcontainer"),
         ).alias("_vcontainer"),
-        viewer.alias("_viewer"),
     )
     one = lambda c: (  # noqa: E731 - the value a file names, when it names exactly one
         pl.when(pl.col(c).drop_nulls().n_unique().over("source") == 1).then(

@@ -71,6 +71,8 @@ TRAILER_RE = (
 #: An end marker followed by more output this much later: the pod finished its work but did not
 #: exit (the run is completed at its marker; the lingering is reported).
 LINGER = timedelta(minutes=5)
+#: k9s's line when a container's log stream ends (every spelling since k9s 0.2x).
+STREAM_CLOSED_RE = r"^[Ss]tream closed:? \S+ for "
 # KopiaMaintenance Jobs end at `activeDeadlineSeconds` (default 3 h, formats.md §5.3), counted
 # from the CronJob's scheduled minute that the pod name carries: a hung maintenance pod cannot
 # have been alive longer than that.
@@ -122,7 +124,8 @@ RUNS_SCHEMA = {
 #: Why a run got its outcome (`outcome_basis`): an end marker; a terminal line and then nothing
 #: (exit not observed); a newer pod of the same ReplicationSource started; silence longer than
 #: `hang_after` before the window's end; output still arriving at the window's end; no times;
-#: output with no pod name that just stops (a paste ends where it was cut: no hang is read).
+#: output with no pod name, or whose stream a viewer saw close, that just stops (a paste ends
+#: where it was cut, a closed stream is no live pod: no hang is read).
 BASES = (
     "end-marker",
     "terminal-line",
@@ -183,6 +186,10 @@ def reconstruct_runs(
     if lines.height == 0:
         return pl.DataFrame(schema=RUNS_SCHEMA)
     lines = lines.with_columns(run_key().alias("_key"))
+    # a viewer saw the log stream end (k9s `stream closed EOF`): the output is whole, not live
+    closed = events.filter(
+        (pl.col("envelope") == "viewer") & pl.col("message").str.contains(STREAM_CLOSED_RE)
+    ).select(run_key().alias("_key"))["_key"]
     end_of_window = window_end or events["ts"].max()
     # File order is write order: order a pod's files (restarts, rotations) by their first time,
     # then lines by number, so one skewed timestamp cannot move a run's start or end.
@@ -250,6 +257,7 @@ def reconstruct_runs(
         .alias("last_activity"),
     )
     per_pod = per_pod.with_columns(
+        pl.col("_key").is_in(closed.implode()).alias("_closed"),
         pl.when(pl.col("container").str.contains("restic") | (pl.col("_mover_word") == "restic"))
         .then(pl.lit("restic"))
         .otherwise(pl.lit("kopia"))
@@ -357,7 +365,9 @@ def _outcomes(frame: pl.DataFrame, window_end: datetime, hang_after: timedelta) 
     replaced = pl.col("_next_start").is_not_null()
     terminal = pl.col("terminal_line").is_not_null()
     timeless = pl.col("last_activity").is_null()
-    unnamed = pl.col("pod").is_null()
+    # no liveness: output with no pod name (a paste ends where it was cut) or a stream a viewer
+    # saw close
+    unnamed = pl.col("pod").is_null() | pl.col("_closed")
     silent = silent_for > pl.lit(hang_after)
     basis = (
         pl.when(has_end)

@@ -176,3 +176,65 @@ def test_a_paste_ending_in_restic_fatal_is_failed_without_any_time(tmp_path):
 def test_text_that_is_no_mover_output_makes_no_run(tmp_path):
     (tmp_path / "notes.txt").write_text("we saw a hang yesterday\nmaybe NFS?\n")
     assert analyze([str(tmp_path / "notes.txt")]).runs.height == 0
+
+
+K9S_DONE = """2025-09-05T06:02:45.211453310Z kopia Retention policy applied successfully
+2025-09-05T06:02:45.211803949Z kopia Kopia completed in 12s
+2025-09-05T06:02:45.211866841Z kopia === Done ===
+2025-09-05T08:15:12.304959797Z stream closed EOF for automation/volsync-src-home-assistant-nas-2rnkj (kopia)
+"""
+K9S_LOCKED = """Starting container
+VolSync restic container version: unknown
+Testing mandatory env variables
+repo already locked, waiting up to 0s for the lock
+unable to create lock in backend: repository is already locked exclusively by PID 48 on volsync-src-mealie-96mvk by  (UID 0, GID 0)
+ERROR: failure checking existence of repository
+Stream closed EOF for selfhosted/volsync-src-mealie-vrl4b (restic)
+"""
+
+
+def test_k9s_paste_names_its_pod_drops_the_container_column_and_ends_at_the_marker(tmp_path):
+    """perfectra1n/volsync#8: the `stream closed` line carries the viewer's clock, hours later."""
+    paste = tmp_path / "k9s.txt"
+    paste.write_text(K9S_DONE)
+    a = analyze([str(paste)])
+    run = only_run(a)
+    assert run["pod"] == "volsync-src-home-assistant-nas-2rnkj"
+    assert run["namespace"] == "automation" and run["replication_source"] == "home-assistant-nas"
+    assert (run["outcome"], run["outcome_basis"]) == ("completed", "end-marker")
+    assert run["end"].isoformat().startswith("2025-09-05T06:02:45")
+    assert run["lingered_s"] is None  # the viewer's clock is not the container's
+    viewer = a.events.filter(pl.col("envelope") == "viewer")
+    assert viewer.height == 1 and viewer["ts"][0] == run["end"]
+
+
+def test_a_closed_stream_without_an_end_is_never_a_hang(tmp_path):
+    paste = tmp_path / "k9s.txt"
+    paste.write_text(
+        "2025-09-05T06:00:00.000000000Z kopia Starting kopia mover container\n"
+        "2025-09-05T06:00:01.000000000Z kopia Executing connection command...\n"
+        "2025-09-05T08:15:12.304959797Z stream closed EOF for media/volsync-src-app-2rnkj (kopia)\n"
+    )
+    run = only_run(analyze([str(paste)], to="2025-09-05T12:00:00Z"))
+    assert (run["outcome"], run["outcome_basis"]) == ("unknown", "end-not-seen")
+
+
+def test_old_k9s_capitalised_line_names_the_pod_of_an_untimed_paste(tmp_path):
+    """backube/volsync#1042: k9s < 0.32.6 wrote `Stream closed EOF`."""
+    paste = tmp_path / "k9s.txt"
+    paste.write_text(K9S_LOCKED)
+    run = only_run(analyze([str(paste)]))
+    assert run["pod"] == "volsync-src-mealie-vrl4b" and run["namespace"] == "selfhosted"
+    assert (run["outcome"], run["exit_code"]) == ("failed", 3)
+
+
+def test_an_error_glued_to_a_progress_line_is_its_own_row(tmp_path):
+    """kopia/kopia#3432: the `\\r` before the final ERROR was lost in the paste."""
+    paste = tmp_path / "paste.txt"
+    paste.write_text(
+        " | 0 hashing, 0 hashed (0 B), 1 cached (779.5 MB), uploaded 0 B, "
+        "estimating...ERROR flush error: access denied\n"
+    )
+    events = analyze([str(paste)]).events
+    assert events["message"].to_list()[-1] == "flush error: access denied"
+    assert events["level"].to_list()[-1] == "ERROR"
