@@ -51,6 +51,10 @@ ERROR_WORDS_RE = (
     r"(?i)\b(?:errors?|failed|unable to|cannot|denied|panic(?:ked)?|fatal|timeout|timed out)\b"
 )
 
+#: Error fields that say there was none: Kopia's DEBUG lines log `"error":null`, Go's `%v` of a
+#: nil error prints `err=<nil>`. Their error word makes no problem.
+NO_ERROR_RE = r'"(?:error|err)"\s*:\s*null|\berr(?:or)?[=:]\s*<nil>|\berrors?=0\b'
+
 #: What can make a line a problem, as regexes over its text (with the level word where the
 #: envelope has one): the file source keeps every line that matches any of them.
 PROBLEM_RES: tuple[str, ...] = (
@@ -117,7 +121,7 @@ def _problem_expr() -> pl.Expr:
         loud_level
         | msg.str.contains(MOVER_PROBLEM_RE).fill_null(False)
         | stderr
-        | msg.str.contains(ERROR_WORDS_RE).fill_null(False)
+        | msg.str.replace_all(NO_ERROR_RE, "").str.contains(ERROR_WORDS_RE).fill_null(False)
     )
     return problem & msg.is_not_null() & ~msg.str.contains(BENIGN_RE).fill_null(False)
 

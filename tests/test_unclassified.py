@@ -73,3 +73,18 @@ def test_markdown_lists_unrecognised_errors(tmp_path):
     md = cli(str(tmp_path)).stdout
     part = md.split("**Unrecognised errors**", 1)[1]
     assert "| 7 |" in part and "unable to find snapshots by root" in part
+
+
+def test_kopia_debug_lines_saying_there_was_no_error_are_no_problem():
+    import polars as pl
+
+    from analyzer.templates import problem_lines
+
+    messages = [
+        'DEBUG kopia/repo completed GetBlob {"blobID":"q1f0","length":4096,"error":null,"dur":"1ms"}',
+        "DEBUG kopia/format writing format blob err=<nil>",
+        'DEBUG kopia/repo completed GetBlob {"blobID":"q1f0","error":"BLOB not found"}',
+    ]
+    events = pl.DataFrame({"message": messages, "level": ["DEBUG"] * 3, "stream": ["stderr"] * 3})
+    found = problem_lines(events)["message"].to_list()
+    assert found == [messages[2]]
