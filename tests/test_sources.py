@@ -85,3 +85,18 @@ def test_streaming_and_in_memory_file_sources_agree_on_what_they_give(tmp_path):
     assert whole.events.height == events_from_raw(raw).height
     assert streamed.events.height + int(streamed.passed["in_window"].sum()) == raw.height
     assert whole.passed.height == 0
+
+
+def test_json_found_while_walking_is_read_only_when_it_is_a_dump_or_a_json_log(tmp_path):
+    (tmp_path / "renovate.json").write_text('{\n  "extends": ["config:base"]\n}\n')
+    (tmp_path / "values.json").write_text('{"replicas": 1}\n')
+    docker = '{"log":"Starting kopia mover container\\n","stream":"stdout","time":"2026-01-31T16:00:00.000000000Z"}\n'
+    (tmp_path / "volsync-src-app-abcde.json").write_text(docker)
+    for streaming in (True, False):
+        a = analyze([str(tmp_path)], in_memory=not streaming)
+        skipped = dict(a.inputs.skipped)
+        assert set(skipped) == {str(tmp_path / "renovate.json"), str(tmp_path / "values.json")}
+        assert all("neither a Kubernetes dump nor a JSON log" in why for why in skipped.values())
+        assert a.inputs.files == [str(tmp_path / "volsync-src-app-abcde.json")]
+    # named explicitly, it is read (as plain text)
+    assert analyze([str(tmp_path / "values.json")]).inputs.files == [str(tmp_path / "values.json")]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from .gunzip import BINARY_SNIFF, GZ_CHECKSUM, GZ_TRAILING_GARBAGE, GZIP_MAGIC, gzip_header_end
 from .keep import GENERIC, PLAIN, TIMED
 from .memory import kube_document
-from .paths import InputError, open_input
+from .paths import InputError, is_json_log_record, open_input
 
 #: Lines read to decide a file's envelope kind.
 SNIFF_LINES = 200
@@ -223,20 +223,7 @@ def sniff_kind(block: bytes) -> str:
     lines = [line for line in block[: 1 << 16].split(b"\n")[:SNIFF_LINES] if line.strip()]
     timed = False
     for line in lines:
-        if _SNIFF_PREFIXED.match(line) or _json_envelope(line):
+        if _SNIFF_PREFIXED.match(line) or is_json_log_record(line):
             return GENERIC
         timed = timed or bool(_SNIFF_TIMED.match(line))
     return TIMED if timed else PLAIN
-
-
-def _json_envelope(line: bytes) -> bool:
-    """A docker json-file record (`log`) or a Kopia JSON log record (`m` and `t`)."""
-    if not line.startswith(b"{"):
-        return False
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return False
-    return isinstance(record, dict) and (
-        isinstance(record.get("log"), str) or ("m" in record and "t" in record)
-    )

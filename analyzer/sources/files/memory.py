@@ -14,7 +14,15 @@ import polars as pl
 
 from ...envelopes import UNDECODABLE_PREFIX
 from .gunzip import BINARY_SNIFF, GZ_COMPLETE, GZIP_MAGIC, damaged_gzip, gunzip, gzip_note
-from .paths import InputError, Overrides, ReadReport, entries_to_read, not_to_read, path_metadata
+from .paths import (
+    InputError,
+    Overrides,
+    ReadReport,
+    entries_to_read,
+    not_a_json_log,
+    not_to_read,
+    path_metadata,
+)
 
 
 def read_lines(path: str) -> tuple[list[str], int, str | None]:
@@ -106,13 +114,18 @@ def read_files(
                 raise
             report.skipped.append((path, str(exc).removeprefix(f"{path}: ")))
             continue
+        document = kube_document(lines)
+        first = lines[0].encode("utf-8", errors="replace") if lines else b""
+        why = None if document is not None else not_a_json_log(path, explicit, first)
+        if why:
+            report.skipped.append((path, why))
+            continue
         if damage:
             report.skipped.append((path, gzip_note(damage, len(lines))))
         report.files.append(path)
         report.undecodable_lines += bad
         if not lines:
             continue
-        document = kube_document(lines)
         if document is not None:
             report.kube_documents.append((path, document))
             continue

@@ -9,6 +9,7 @@ ties Kopia's own log files to their ReplicationSource.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import stat
 import sys
@@ -276,3 +277,28 @@ def entries_to_read(
             f"{len(entries)} files were given"
         )
     return entries if all_pods else mover_pod_filter(entries, report)
+
+
+#: Why a `.json` file found by walking is not read: most JSON beside logs is configuration.
+NOT_A_JSON_LOG = "JSON that is neither a Kubernetes dump nor a JSON log (docker json-file, Kopia)"
+
+
+def is_json_log_record(line: bytes) -> bool:
+    """A docker json-file record (`log`) or a Kopia JSON log record (`m` and `t`)."""
+    if not line.startswith(b"{"):
+        return False
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and (
+        isinstance(record.get("log"), str) or ("m" in record and "t" in record)
+    )
+
+
+def not_a_json_log(path: str, explicit: bool, first_line: bytes) -> str | None:
+    """Why a `.json` file found by walking, not a Kubernetes dump, is left unread (None to read
+    it): its first line is no JSON log record. A file named explicitly is always read."""
+    if explicit or not path.endswith(".json") or not first_line.strip():
+        return None
+    return None if is_json_log_record(first_line.strip()) else NOT_A_JSON_LOG

@@ -33,7 +33,15 @@ from ...events import could_be_mover
 from .blocks import BlockReader, maybe_kube_document, sniff_kind
 from .gunzip import GZ_COMPLETE, damaged_gzip, gzip_note
 from .keep import BlockResult, KeepRule, reduce_parts
-from .paths import InputError, Overrides, ReadReport, entries_to_read, not_to_read, paths_metadata
+from .paths import (
+    InputError,
+    Overrides,
+    ReadReport,
+    entries_to_read,
+    not_a_json_log,
+    not_to_read,
+    paths_metadata,
+)
 
 #: Bytes per block: big enough that per-block overhead is noise, small enough that a few blocks
 #: in flight stay well inside the memory target.
@@ -113,6 +121,10 @@ def scan_files(
             if document is not None:
                 report.files.append(path)
                 report.kube_documents.append((path, document))
+                continue
+            why = not_a_json_log(path, explicit, bytes(first.split(b"\n", 1)[0]))
+            if why:
+                report.skipped.append((path, why))
                 continue
             meta = metas[name]
             mover = could_be_mover(meta.get("pod"), meta.get("container"))
