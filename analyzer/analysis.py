@@ -275,7 +275,7 @@ def analyze(
         buckets=findings.duration_buckets(runs),
         environment=environment,
         criteria=criteria,
-        status=validation.status(criteria),
+        status=validation.status(criteria, observed=runs.height > 0),
         unclassified=unclassified,
     )
 

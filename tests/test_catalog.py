@@ -473,7 +473,9 @@ def test_validation_always_lists_the_criterion_when_nothing_matched():
     )
     by_text = {c.criterion: c for c in criteria}
     assert "Listed when seen" not in by_text
-    assert by_text["Listed always"].passed is True
+    # listed, but no mover run was observed: absence of lines shows nothing (issue 15)
+    assert by_text["Listed always"].passed is None
+    assert "cannot be shown: no mover run observed" in by_text["Listed always"].reason
     assert by_text["Listed always"].signatures == ("ro-fs",)
 
 

@@ -315,7 +315,7 @@ def test_empty_files_are_read_as_empty(tmp_path):
     only.mkdir()
     (only / "0.log").write_bytes(b"")
     a = analyze([str(only)])
-    assert a.inputs.lines == 0 and a.runs.height == 0 and a.status == "OBSERVING"
+    assert a.inputs.lines == 0 and a.runs.height == 0 and a.status == "NO DATA"
     md = report_is_valid(a)
     assert "No known failure signature matched the 0 log lines in the window." in md
 
