@@ -16,11 +16,11 @@ from typing import Any
 import jinja2
 import polars as pl
 
-from . import markdown_safe as md
-from .analysis import Analysis
-from .redact import Redactor
-from .resources import data_dir
-from .timeutil import fmt_duration, fmt_utc
+from .. import markdown_safe as md
+from ..analysis import Analysis
+from ..redact import Redactor
+from ..resources import data_dir
+from ..timeutil import fmt_duration, fmt_utc
 
 REFERENCE_HEADINGS = (
     "Summary",
