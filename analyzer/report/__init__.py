@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,9 +17,32 @@ import polars as pl
 
 from .. import markdown_safe as md
 from ..analysis import Analysis
-from ..redact import Redactor
 from ..resources import data_dir
 from ..timeutil import fmt_duration, fmt_utc
+from .budget import DEFAULT_MAX_CHARS, DetailLevel, fit
+from .options import RenderOptions
+from .prepare import (
+    KOPIA_LOGS,
+    MAX_LINE_CHARS,
+    near,
+    pick_excerpts,
+    prepare,
+    redacted,
+    shown_events,
+)
+
+__all__ = [
+    "DEFAULT_MAX_CHARS",
+    "MAX_LINE_CHARS",
+    "REFERENCE_HEADINGS",
+    "RenderOptions",
+    "prepare",
+    "redacted",
+    "render_json",
+    "render_markdown",
+    "shown_events",
+    "to_json",
+]
 
 REFERENCE_HEADINGS = (
     "Summary",
@@ -33,166 +55,6 @@ REFERENCE_HEADINGS = (
     "Related Issues and References",
     "Verification Status",
 )
-DEFAULT_MAX_CHARS = 60_000
-# Detail levels tried in order until the report fits the budget.
-_LEVELS = (
-    {"context": 3, "excerpts": 4, "runs": 400, "templates": 15, "pods": 12, "segments": 120},
-    {"context": 2, "excerpts": 3, "runs": 120, "templates": 10, "pods": 8, "segments": 60},
-    {"context": 1, "excerpts": 2, "runs": 40, "templates": 6, "pods": 5, "segments": 30},
-    {"context": 0, "excerpts": 1, "runs": 10, "templates": 3, "pods": 3, "segments": 15},
-    {"context": 0, "excerpts": 1, "runs": 0, "templates": 1, "pods": 2, "segments": 8},
-)
-
-
-@dataclass(frozen=True)
-class RenderOptions:
-    redact: bool = True
-    redact_hosts: bool = False
-    max_chars: int = DEFAULT_MAX_CHARS
-    query: str = ""  # how the data was obtained (paths or LogQL), for provenance
-
-
-#: Longest log text a report shows; longer lines are cut with a note of what was left out.
-MAX_LINE_CHARS = 2000
-
-
-_KOPIA_LOGS = ("kopia-cli", "kopia-json")
-
-
-def shown_events(analysis: Analysis) -> pl.DataFrame:
-    """The events an evidence excerpt can show, at the most generous budget level: per
-    signature the hits `_View.excerpts` may pick (the first from Kopia's logs, the first from
-    pod output, the first few) and the lines around them in their file. Only these are
-    redacted and rendered; the rest of the events table never reaches a report."""
-    widest = _LEVELS[0]
-    events, matches = analysis.events, analysis.matches
-    if matches.height == 0 or events.height == 0:
-        return events.head(0)
-    hits = matches.join(events.select("event_id", "envelope"), on="event_id").with_columns(
-        pl.col("envelope").is_in(_KOPIA_LOGS).alias("_k")
-    )
-    order = pl.col("event_id").rank("ordinal")
-    picked = hits.filter(
-        (order.over("signature") <= widest["excerpts"]) | (order.over("signature", "_k") == 1)
-    )["event_id"].unique()
-    centres = events.filter(pl.col("event_id").is_in(picked.implode())).select(
-        "source", pl.col("line_no").alias("_centre")
-    )
-    near = (pl.col("line_no") - pl.col("_centre")).abs() <= widest["context"]
-    around = events.join(centres, on="source").filter(near)["event_id"].unique()
-    return events.filter(pl.col("event_id").is_in(around.implode()))
-
-
-def redact_analysis(analysis: Analysis, redactor: Redactor) -> Analysis:
-    """The analysis with every log-derived string redacted: done once, before any rendering."""
-    events = redactor.redact_column(shown_events(analysis), "message")
-    unclassified = analysis.unclassified
-    for column in ("template", "example"):
-        if column in unclassified.columns:
-            unclassified = redactor.redact_column(unclassified, column)
-    if "examples" in unclassified.columns:
-        unclassified = unclassified.with_columns(
-            pl.Series(
-                "examples",
-                [
-                    redactor.redact_many([] if lines is None else list(lines))
-                    for lines in unclassified["examples"].to_list()
-                ],
-                dtype=pl.List(pl.String),
-            )
-        )
-    runs = redactor.redact_column(analysis.runs, "last_message")
-    found = redactor.redact_column(analysis.findings, "example")
-    environment = _redact_values(analysis.environment, redactor)
-    return replace(
-        analysis,
-        events=events,
-        unclassified=unclassified,
-        runs=runs,
-        findings=found,
-        environment=environment,
-    )
-
-
-def _clip(column: str) -> pl.Expr:
-    text = pl.col(column)
-    extra = text.str.len_chars().cast(pl.Int64) - MAX_LINE_CHARS
-    return (
-        pl.when(extra > 0)
-        .then(pl.format("{} … [{} more characters]", text.str.slice(0, MAX_LINE_CHARS), extra))
-        .otherwise(text)
-        .alias(column)
-    )
-
-
-def clip_lines(analysis: Analysis) -> Analysis:
-    """The analysis with every log-derived string cut to MAX_LINE_CHARS (a 10 MB line would
-    otherwise blow any size budget)."""
-    unclassified = analysis.unclassified
-    cols = [c for c in ("template", "example") if c in unclassified.columns]
-    if cols:
-        unclassified = unclassified.with_columns(_clip(c) for c in cols)
-    if "examples" in unclassified.columns:
-        unclassified = unclassified.with_columns(
-            pl.col("examples").list.eval(
-                pl.when(pl.element().str.len_chars() > MAX_LINE_CHARS)
-                .then(pl.element().str.slice(0, MAX_LINE_CHARS) + " …")
-                .otherwise(pl.element())
-            )
-        )
-    return replace(
-        analysis,
-        events=shown_events(analysis).with_columns(_clip("message")),
-        runs=analysis.runs.with_columns(_clip("last_message")),
-        findings=analysis.findings.with_columns(_clip("example"))
-        if "example" in analysis.findings.columns
-        else analysis.findings,
-        unclassified=unclassified,
-    )
-
-
-def prepare(analysis: Analysis, options: RenderOptions) -> tuple[Analysis, dict[str, int]]:
-    """What every output shows: redacted (unless turned off), then long lines cut; and the
-    redaction counts."""
-    if options.redact:
-        redactor = Redactor(redact_hosts=options.redact_hosts)
-        return clip_lines(redact_analysis(analysis, redactor)), redactor.counts()
-    return clip_lines(analysis), {}
-
-
-def _redact_values(value: Any, redactor: Redactor) -> Any:
-    """Redact every string inside nested dicts and lists (the Environment facts), in one
-    vectorised pass: gather the strings, redact them together, put them back in place."""
-    texts: list[str] = []
-
-    def gather(v: Any) -> None:
-        if isinstance(v, str):
-            texts.append(v)
-        elif isinstance(v, dict):
-            for item in v.values():
-                gather(item)
-        elif isinstance(v, list):
-            for item in v:
-                gather(item)
-
-    gather(value)
-    done = iter(redactor.redact_many(texts)) if texts else iter(())
-
-    def rebuild(v: Any) -> Any:
-        if isinstance(v, str):
-            return next(done)
-        if isinstance(v, dict):
-            return {k: rebuild(item) for k, item in v.items()}
-        if isinstance(v, list):
-            return [rebuild(item) for item in v]
-        return v
-
-    return rebuild(value)
-
-
-def redacted(analysis: Analysis, options: RenderOptions) -> Analysis:
-    """The analysis as the report will show it (redacted unless `--no-redact`, lines cut)."""
-    return prepare(analysis, options)[0]
 
 
 def _num(value: float | None, digits: int = 0) -> str:
@@ -207,9 +69,12 @@ class _View:
     """Precomputed, display-ready pieces for the template, at one detail level."""
 
     def __init__(
-        self, a: Analysis, level: dict, options: RenderOptions, redactions: dict[str, int]
+        self, a: Analysis, level: DetailLevel, options: RenderOptions, redactions: dict[str, int]
     ):
         self.a, self.level, self.options, self.redactions = a, level, options, redactions
+        picks = pick_excerpts(a.events, a.matches).filter(pl.col("rank") < level.excerpts)
+        self._picks = picks.partition_by("signature", as_dict=True)
+        self._lines = near(picks, a.events, level.context)
         self.sigs = a.catalog.by_id()
         self.findings = _rows(a.findings)
         self.root = [f for f in self.findings if f["category"] == "root-cause"]
@@ -233,30 +98,19 @@ class _View:
         return "VolSync mover postmortem: no known failure signature found"
 
     def excerpts(self, signature: str) -> list[dict[str, Any]]:
-        """A few matched lines with context before and after, from the file they came from."""
-        a, ctx = self.a, self.level["context"]
-        ids = a.matches.filter(pl.col("signature") == signature)["event_id"]
-        hits = a.events.filter(pl.col("event_id").is_in(ids.implode()))
-        # one excerpt per distinct source kind first (pod output, Kopia log), then by time
-        hits = hits.with_columns(pl.col("envelope").is_in(_KOPIA_LOGS).alias("_k"))
-        picked = pl.concat(
-            [hits.filter(pl.col("_k")).head(1), hits.filter(~pl.col("_k")).head(1), hits.head(4)]
-        )
-        picked = picked.unique("event_id", keep="first", maintain_order=True).head(
-            self.level["excerpts"]
-        )
+        """The excerpts `pick_excerpts` picks for `signature` at this level, each with the lines
+        around it in its file."""
+        picks = self._picks.get((signature,))
+        if picks is None:
+            return []
+        mine = self._lines.filter(pl.col("signature") == signature)
         out = []
-        for hit in picked.iter_rows(named=True):
-            same = a.events.filter(
-                (pl.col("source") == hit["source"])
-                & (pl.col("line_no") >= hit["line_no"] - ctx)
-                & (pl.col("line_no") <= hit["line_no"] + ctx)
-            ).sort("line_no")
+        for hit in picks.iter_rows(named=True):
+            same = mine.filter(pl.col("rank") == hit["rank"])
             lines = [_excerpt_line(r) for r in same.iter_rows(named=True)]
-            where = hit["source"]
             out.append(
                 {
-                    "where": f"{where}:{hit['line_no']}",
+                    "where": f"{hit['source']}:{hit['line_no']}",
                     "pod": hit["pod"],
                     "text": "\n".join(lines),
                     "lines": len(lines),
@@ -279,7 +133,7 @@ class _View:
 
     def listed_runs(self) -> tuple[list[dict[str, str]], int]:
         """Hung and failed runs first, then the newest; how many were left out."""
-        limit = self.level["runs"]
+        limit = self.level.runs
         bad = self.runs.filter(pl.col("outcome").is_in(["hung", "failed", "unknown"]))
         good = self.runs.filter(~pl.col("outcome").is_in(["hung", "failed", "unknown"])).sort(
             "start", descending=True
@@ -338,7 +192,7 @@ class _View:
             descending=[True, False, False, False, False],
             nulls_last=True,
         )
-        shown = ranked.head(self.level["segments"]).drop("_trouble")
+        shown = ranked.head(self.level.segments).drop("_trouble")
         return shown, segments.height - shown.height
 
     def gantt(self) -> str:
@@ -421,14 +275,14 @@ class _View:
 
     def unclassified(self) -> list[dict[str, Any]]:
         u = self.a.unclassified
-        return _rows(u.head(self.level["templates"])) if u.height else []
+        return _rows(u.head(self.level.templates)) if u.height else []
 
 
 def _excerpt_line(row: dict[str, Any]) -> str:
     """One line of an excerpt as its source wrote it: time, then stream (pod output) or level
     and module (Kopia's own log), then the message."""
     when = fmt_utc(row["ts"], seconds_only=False) if row["ts"] else "-"
-    if row["envelope"] in ("kopia-cli", "kopia-json"):
+    if row["envelope"] in KOPIA_LOGS:
         return f"{when} {row['level'] or ''} {row['module'] or ''} {row['message']}"
     return f"{when} {row['stream'] or '':<6} {row['message']}"
 
@@ -475,15 +329,14 @@ def render_markdown(analysis: Analysis, options: RenderOptions | None = None) ->
         trusted=_trusted_inline,
     )
     template = env.get_template("postmortem.md.j2")
-    text = ""
-    for level in _LEVELS:
+
+    def render(level: DetailLevel) -> str:
         view = _View(analysis, level, options, redactions)
-        text = template.render(
+        return template.render(
             v=view, a=analysis, fmt_utc=fmt_utc, fmt_duration=fmt_duration, status=analysis.status
         )
-        if len(text) <= options.max_chars:
-            return text
-    return _hard_trim(text, options.max_chars)
+
+    return fit(render, options.max_chars, trim_before="\n## Related Issues and References")
 
 
 def _template_cache() -> jinja2.BytecodeCache | None:
@@ -506,15 +359,6 @@ def _filesize(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GiB"
-
-
-def _hard_trim(text: str, limit: int) -> str:
-    """Last resort: drop whole Evidence blocks from the end of that section, never mid-fence."""
-    note = "\n\n> Evidence trimmed to fit the size budget; see the JSON output for everything.\n"
-    head, sep, tail = text.partition("\n## Related Issues and References")
-    while len(head) + len(sep) + len(tail) + len(note) > limit and "\n<details>" in head:
-        head = head[: head.rindex("\n<details>")]
-    return head + note + sep + tail
 
 
 def to_json(analysis: Analysis, options: RenderOptions | None = None) -> dict[str, Any]:
