@@ -1,7 +1,8 @@
 """The size budget: detail levels tried in order until the Markdown fits, then a last-resort trim.
 
-GitHub caps issue bodies at 65,536 characters. Each level shows less than the one before (fewer
-runs, excerpts, context lines, ...); `fit` renders level by level until the text fits.
+GitHub caps issue bodies at 65,536 characters. The report is built once at the widest level
+(`WIDEST`); each narrower level only truncates that view (`Postmortem.at`) before the template
+renders it again. Nothing is recomputed from the analysis per level.
 """
 
 from __future__ import annotations
