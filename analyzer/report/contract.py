@@ -1,4 +1,9 @@
-"""The JSON contract (schema: reports/analysis.schema.json)."""
+"""The JSON contract (schema: reports/analysis.schema.json).
+
+Where the JSON and the Markdown show the same thing (window, status, inputs, sign-off criteria,
+catalog overrides) it reads the same view parts; runs, findings and unrecognised errors are
+listed in full with exact times, which the Markdown does not do.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,17 @@ from ..analysis import Analysis
 from ..timeutil import fmt_utc
 from .options import RenderOptions
 from .prepare import prepare
+from .view.environment import catalog_overrides
+from .view.header import header
+from .view.inputs import InputsView, inputs_view
+from .view.verification import criteria
 
 
 def to_json(analysis: Analysis, options: RenderOptions | None = None) -> dict[str, Any]:
-    """The JSON contract (schema: reports/analysis.schema.json)."""
+    """The JSON contract as a dict: redacted and cut like the Markdown."""
     options = options or RenderOptions()
     a, redactions = prepare(analysis, options)
+    top = header(a)
     runs = [
         {
             "namespace": r["namespace"],
@@ -57,21 +67,10 @@ def to_json(analysis: Analysis, options: RenderOptions | None = None) -> dict[st
         for u in (a.unclassified.iter_rows(named=True) if a.unclassified.height else [])
     ]
     return {
-        "window": {"from": fmt_utc(a.window_start), "to": fmt_utc(a.window_end)},
-        "status": a.status,
-        "fix_at": fmt_utc(a.fix_at) or None,
-        "inputs": {
-            "lines": a.inputs.lines,
-            "unparsed_lines": a.inputs.unparsed_lines,
-            "sources": a.inputs.files or ([a.inputs.loki["query"]] if a.inputs.loki else []),
-            "skipped": [{"path": p, "reason": r} for p, r in a.inputs.skipped],
-            "not_mover_pods": a.inputs.not_mover,
-            "gaps": [
-                {"from": fmt_utc(g["from"]), "to": fmt_utc(g["to"]), "reason": g["reason"]}
-                for g in a.inputs.gaps
-            ],
-            "loki": a.inputs.loki,
-        },
+        "window": {"from": top.window_from, "to": top.window_to},
+        "status": top.status,
+        "fix_at": top.fix_at or None,
+        "inputs": _inputs(inputs_view(a)),
         "runs": runs,
         "findings": findings,
         "unclassified": unclassified,
@@ -82,13 +81,33 @@ def to_json(analysis: Analysis, options: RenderOptions | None = None) -> dict[st
                 "reason": c.reason,
                 "blocks_signoff": c.blocks_signoff,
             }
-            for c in a.criteria
+            for c in criteria(a)
         ],
         "redactions": redactions,
-        "catalog_overrides": [{"id": i, "path": p} for i, p in a.catalog.overridden],
+        "catalog_overrides": [{"id": i, "path": p} for i, p in catalog_overrides(a)],
     }
 
 
 def render_json(analysis: Analysis, options: RenderOptions | None = None) -> str:
     """`to_json` as indented UTF-8 JSON text."""
     return json.dumps(to_json(analysis, options), indent=2, ensure_ascii=False) + "\n"
+
+
+def _inputs(inputs: InputsView) -> dict[str, Any]:
+    not_read = inputs.not_read
+    return {
+        "lines": inputs.lines,
+        "unparsed_lines": inputs.unparsed_lines,
+        "sources": inputs.sources,
+        "skipped": [{"path": p, "reason": r} for p, r in inputs.skipped],
+        "not_mover_pods": None
+        if not_read is None
+        else {
+            "files": not_read.files,
+            "pods": not_read.pods,
+            "bytes": not_read.bytes,
+            "examples": list(not_read.examples),
+        },
+        "gaps": [{"from": g.start, "to": g.end, "reason": g.reason} for g in inputs.gaps],
+        "loki": None if inputs.loki is None else dict(inputs.loki.record),
+    }
