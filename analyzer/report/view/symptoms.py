@@ -46,7 +46,12 @@ def build(facts: Facts) -> Symptoms:
     """Hung runs and their last lines, each root cause's first excerpt, the timeline."""
     a = facts.a
     hung = a.runs.filter(pl.col("outcome") == "hung")
-    last = hung.group_by("last_message").len().sort("len", descending=True).head(5)
+    last = (
+        hung.group_by("last_message", maintain_order=True)
+        .len()
+        .sort("len", descending=True, maintain_order=True)
+        .head(5)
+    )
     return Symptoms(
         hung=hung.height,
         hang_after=fmt_duration(a.hang_after.total_seconds()),
