@@ -56,11 +56,12 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
+    # Pure functions, and a narrower level renders the same texts again: remember the recent.
     env.filters.update(
-        cell=md.table_cell,
-        fence=md.fence,
-        code=md.inline_code,
-        prose=md.text,
+        cell=functools.lru_cache(maxsize=4096)(md.table_cell),
+        fence=functools.lru_cache(maxsize=256)(md.fence),
+        code=functools.lru_cache(maxsize=1024)(md.inline_code),
+        prose=functools.lru_cache(maxsize=256)(md.text),
         trusted=trusted,
         link_text=link_text,
     )
