@@ -161,3 +161,23 @@ def test_json_validates_against_the_schema(hostile_logs):
     jsonschema.validate(data, SCHEMA)
     assert {r["outcome"] for r in data["runs"]} == {"hung", "completed"}
     assert data["window"]["from"].endswith("Z")
+
+
+def test_last_lines_tied_in_count_keep_the_order_of_the_runs(tmp_path):
+    for i in range(8):
+        d = cri_dir(
+            tmp_path,
+            "media",
+            f"volsync-src-app{i}-abcde",
+            "kopia",
+            uid=f"{i:08d}-1111-2222-3333-444444444444",
+        )
+        last = (1.0, "stderr", f"error reading directory /data/f{i}: input/output error")
+        write_lines(d / "0.log", cri_records(T0 + timedelta(hours=i), HUNG_BACKUP + [last]))
+    a = analyze([str(tmp_path)])
+    in_runs = a.runs.filter(a.runs["outcome"] == "hung")["last_message"].to_list()
+    assert len(in_runs) > 5
+    md = render_markdown(a)
+    shown = [line for line in md.splitlines() if line.startswith("| error reading directory")]
+    assert [s.split(" | ")[0][2:] for s in shown] == [t for t in in_runs[:5]]
+    assert render_markdown(a) == md

@@ -1,0 +1,80 @@
+"""Render the view as GitHub-flavoured Markdown: Jinja partials, their filters, the budget.
+
+The templates under `reports/` see the view (`v`) and these filters only. Log text reaches
+Markdown through the `markdown_safe` ones (`fence`, `code`, `cell`, `prose`); catalog text,
+which is our Markdown or the user's, through `trusted` and `link_text`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import jinja2
+
+from .. import markdown_safe as md
+from ..analysis import Analysis
+from ..resources import data_dir
+from .budget import DetailLevel, fit
+from .options import RenderOptions
+from .view import EVIDENCE_END, build
+
+
+def render_markdown(analysis: Analysis, options: RenderOptions | None = None) -> str:
+    """The postmortem as GitHub-flavoured Markdown, within `options.max_chars`: the view is
+    built once and rendered at narrower detail levels until it fits."""
+    options = options or RenderOptions()
+    postmortem = build(analysis, options)
+    template = _environment().get_template("postmortem.md.j2")
+
+    def render(level: DetailLevel) -> str:
+        return template.render(v=postmortem.at(level))
+
+    return fit(render, options.max_chars, trim_before=EVIDENCE_END)
+
+
+def trusted(text: str) -> str:
+    """Catalog text (ours or the user's) is Markdown; `<pod>`-style placeholders are not HTML."""
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def link_text(text: str) -> str:
+    """Catalog text as the text of a Markdown link: brackets cannot end it early."""
+    return text.replace("[", "\\[").replace("]", "\\]")
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    """The Jinja environment for `reports/` (made once per process; templates are reloaded
+    when their files change)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(data_dir("reports"))),
+        bytecode_cache=_template_cache(),
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    # Pure functions, and a narrower level renders the same texts again: remember the recent.
+    env.filters.update(
+        cell=functools.lru_cache(maxsize=4096)(md.table_cell),
+        fence=functools.lru_cache(maxsize=256)(md.fence),
+        code=functools.lru_cache(maxsize=1024)(md.inline_code),
+        prose=functools.lru_cache(maxsize=256)(md.text),
+        trusted=trusted,
+        link_text=link_text,
+    )
+    return env
+
+
+def _template_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept in the user's cache directory (compiling the report template
+    costs about 0.1 s a run); none when that directory cannot be written."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    directory = os.path.join(root, "kopia-postmortem", f"jinja2-{jinja2.__version__}")
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(directory) if os.access(directory, os.W_OK) else None

@@ -1,0 +1,187 @@
+"""What every output shows: the analysis with its log text redacted and cut, in one walk.
+
+Log text lives in the columns `LOG_TEXT` names. Redaction (unless `--no-redact`) and clipping
+to `MAX_LINE_CHARS` walk that one list, so no column can get one and miss the other. Of the
+events table only the lines an excerpt can show are kept (`shown_events`), chosen by
+`pick_excerpts`: the one excerpt policy, which the view reads too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import polars as pl
+
+from ..analysis import Analysis
+from ..redact import Redactor
+from .budget import WIDEST
+from .options import RenderOptions
+
+#: Longest log text a report shows; longer lines are cut with a note of what was left out.
+MAX_LINE_CHARS = 2000
+
+#: Envelopes of Kopia's own log files (which pod logs and Loki do not carry).
+KOPIA_LOGS = ("kopia-cli", "kopia-json")
+
+#: Analysis table -> its columns holding log text, redacted and cut in this order. The order
+#: matters: `--redact-hosts` numbers pseudonyms (host-1, host-2, ...) by first appearance.
+LOG_TEXT: dict[str, tuple[str, ...]] = {
+    "events": ("message",),
+    "unclassified": ("template", "example", "examples"),
+    "runs": ("last_message",),
+    "findings": ("example",),
+}
+
+
+def pick_excerpts(events: pl.DataFrame, matches: pl.DataFrame) -> pl.DataFrame:
+    """The excerpt policy: per signature, the matched events its excerpts may show, best first.
+
+    Candidates are the first line from Kopia's own log files, the first from pod output, then
+    the `WIDEST.excerpts` earliest; `rank` orders them so (0 first). A level shows the first
+    `excerpts` of them, so up to two candidates rank past every level and are never shown;
+    `shown_events` keeps and redacts them all the same, as the report always has. Columns:
+    signature, rank, event_id, source, line_no, pod.
+    """
+    kopia = pl.col("envelope").is_in(KOPIA_LOGS)
+    first_of_kind = pl.col("event_id").rank("ordinal").over("signature", "_kopia") == 1
+    earliest = pl.col("event_id").rank("ordinal").over("signature") <= WIDEST.excerpts
+    hits = matches.select("signature", "event_id").join(
+        events.select("event_id", "source", "line_no", "pod", kopia.alias("_kopia")),
+        on="event_id",
+    )
+    candidates = hits.with_columns(first_of_kind.alias("_first")).filter(
+        pl.col("_first") | earliest
+    )
+    kind = pl.when(pl.col("_first") & pl.col("_kopia")).then(0).when(pl.col("_first")).then(1)
+    return candidates.sort("signature", kind.otherwise(2), "event_id").select(
+        "signature",
+        pl.int_range(pl.len()).over("signature").alias("rank"),
+        "event_id",
+        "source",
+        "line_no",
+        "pod",
+    )
+
+
+def near(picks: pl.DataFrame, events: pl.DataFrame, context: int) -> pl.DataFrame:
+    """The events within `context` lines of each pick in the same file, beside the pick's
+    signature and rank and their `offset` from it; in file order per pick."""
+    centres = picks.select("signature", "rank", "source", pl.col("line_no").alias("_centre"))
+    return (
+        events.join(centres, on="source")
+        .with_columns((pl.col("line_no") - pl.col("_centre")).alias("offset"))
+        .filter(pl.col("offset").abs() <= context)
+        .sort("signature", "rank", "line_no", "event_id")
+        .drop("_centre")
+    )
+
+
+def shown_events(analysis: Analysis) -> pl.DataFrame:
+    """The events an excerpt can show: every candidate of `pick_excerpts` and the lines around
+    it at the widest level. Only these are redacted and rendered; the rest of the events table
+    never reaches a report."""
+    events = analysis.events
+    around = near(pick_excerpts(events, analysis.matches), events, WIDEST.context)
+    return events.filter(pl.col("event_id").is_in(around["event_id"].unique().implode()))
+
+
+def prepare(analysis: Analysis, options: RenderOptions) -> tuple[Analysis, dict[str, int]]:
+    """What every output shows: the LOG_TEXT columns redacted (unless turned off), then cut to
+    MAX_LINE_CHARS, the Environment facts redacted too; and the redaction counts by kind."""
+    redactor = Redactor(redact_hosts=options.redact_hosts) if options.redact else None
+    tables = {
+        "events": shown_events(analysis),
+        "unclassified": analysis.unclassified,
+        "runs": analysis.runs,
+        "findings": analysis.findings,
+    }
+    for name, columns in LOG_TEXT.items():
+        frame = tables[name]
+        for column in columns:
+            if column in frame.columns:
+                frame = _show(frame, column, redactor)
+        tables[name] = frame
+    if redactor is None:
+        return replace(analysis, **tables), {}
+    environment = _redact_values(analysis.environment, redactor)
+    return replace(analysis, **tables, environment=environment), redactor.counts()
+
+
+def redacted(analysis: Analysis, options: RenderOptions) -> Analysis:
+    """The analysis as the report will show it (redacted unless `--no-redact`, lines cut)."""
+    return prepare(analysis, options)[0]
+
+
+def _show(frame: pl.DataFrame, column: str, redactor: Redactor | None) -> pl.DataFrame:
+    """`column` (text, or a list of texts) redacted if a redactor is given, then cut."""
+    if isinstance(frame.schema[column], pl.List):
+        if redactor is not None:
+            frame = _redact_lists(frame, column, redactor)
+        return frame.with_columns(_clip_each(column))
+    if redactor is not None:
+        frame = redactor.redact_column(frame, column)
+    return frame.with_columns(_clip(column))
+
+
+def _clip(column: str) -> pl.Expr:
+    """Text longer than MAX_LINE_CHARS cut, saying how much was left out."""
+    text = pl.col(column)
+    extra = text.str.len_chars().cast(pl.Int64) - MAX_LINE_CHARS
+    return (
+        pl.when(extra > 0)
+        .then(pl.format("{} … [{} more characters]", text.str.slice(0, MAX_LINE_CHARS), extra))
+        .otherwise(text)
+        .alias(column)
+    )
+
+
+def _clip_each(column: str) -> pl.Expr:
+    """Each text of a list column longer than MAX_LINE_CHARS cut, with an ellipsis."""
+    text = pl.element()
+    return pl.col(column).list.eval(
+        pl.when(text.str.len_chars() > MAX_LINE_CHARS)
+        .then(text.str.slice(0, MAX_LINE_CHARS) + " …")
+        .otherwise(text)
+    )
+
+
+def _redact_lists(frame: pl.DataFrame, column: str, redactor: Redactor) -> pl.DataFrame:
+    """Every text of a list column redacted in one pass (exploded, redacted, put back per row);
+    a null list becomes an empty one."""
+    if frame.height == 0:
+        return frame
+    texts = frame.select(pl.int_range(pl.len()).alias("_row"), column).explode(column)
+    texts = redactor.redact_column(texts, column)
+    lists = texts.group_by("_row", maintain_order=True).agg(pl.col(column).drop_nulls())
+    return frame.with_columns(lists[column].cast(pl.List(pl.String)))
+
+
+def _redact_values(value: Any, redactor: Redactor) -> Any:
+    """Redact every string inside nested dicts and lists (the Environment facts), in one
+    vectorised pass: gather the strings, redact them together, put them back in place."""
+    texts: list[str] = []
+
+    def gather(v: Any) -> None:
+        if isinstance(v, str):
+            texts.append(v)
+        elif isinstance(v, dict):
+            for item in v.values():
+                gather(item)
+        elif isinstance(v, list):
+            for item in v:
+                gather(item)
+
+    gather(value)
+    done = iter(redactor.redact_many(texts)) if texts else iter(())
+
+    def rebuild(v: Any) -> Any:
+        if isinstance(v, str):
+            return next(done)
+        if isinstance(v, dict):
+            return {k: rebuild(item) for k, item in v.items()}
+        if isinstance(v, list):
+            return [rebuild(item) for item in v]
+        return v
+
+    return rebuild(value)

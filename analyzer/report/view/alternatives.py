@@ -1,0 +1,23 @@
+"""Alternative Fixes (Not Recommended): the catalog's alternatives for each root cause."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...catalog import Alternative
+from .facts import Facts
+
+
+@dataclass(frozen=True)
+class Alternatives:
+    """Fixes that work but cost more; the catalog says what."""
+
+    #: The catalog's alternatives for every root cause, in order (trusted Markdown).
+    items: tuple[Alternative, ...]
+
+
+def build(facts: Facts) -> Alternatives:
+    """Every alternative the catalog lists for the root causes found."""
+    return Alternatives(
+        tuple(alt for f in facts.root for alt in facts.signatures[f["signature"]].alternatives)
+    )

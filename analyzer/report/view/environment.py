@@ -1,0 +1,105 @@
+"""Environment: versions, backend, security context and Kubernetes status; what went in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ...analysis import Analysis
+from ...timeutil import fmt_duration, fmt_utc
+from .facts import Facts
+from .inputs import InputsView
+
+
+@dataclass(frozen=True)
+class MoverVersion:
+    version: str
+    runs: int
+    first: str
+    last: str
+
+
+@dataclass(frozen=True)
+class Counted:
+    """A fact read from the logs and how many runs or connects showed it."""
+
+    value: str
+    count: int
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """A ReplicationSource's own status (from the dump) beside the logs' last completed sync."""
+
+    name: str
+    last_sync: str
+    status_duration: str
+    log_end: str
+    log_duration: str
+    next_sync: str
+    latest_result: str
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Versions, backend, security context and Kubernetes status, from logs and dumps."""
+
+    mover_versions: tuple[MoverVersion, ...]
+    #: Container images from the pod dump.
+    images: tuple[str, ...]
+    kopia_versions: tuple[Counted, ...]
+    backends: tuple[Counted, ...]
+    repository_paths: tuple[str, ...]
+    #: (setting, value) from the Kubernetes dumps.
+    security_context: tuple[tuple[str, str], ...]
+    #: UIDs the user lookup failed for, comma-separated.
+    failed_uids: str
+    replication_sources: tuple[StatusRow, ...]
+    #: (namespace/job, reason) of Jobs Kubernetes marked failed.
+    failed_jobs: tuple[tuple[str, str], ...]
+    inputs: InputsView
+    #: (signature id, the file that replaced it) for `--patterns` overrides.
+    overrides: tuple[tuple[str, str], ...]
+
+
+def build(facts: Facts) -> Environment:
+    """The Environment facts (redacted), the inputs and the catalog overrides."""
+    env = facts.a.environment
+    return Environment(
+        mover_versions=tuple(
+            MoverVersion(m["version"], m["runs"], fmt_utc(m["first"]), fmt_utc(m["last"]))
+            for m in env["mover_versions"]
+        ),
+        images=tuple(env["images"]),
+        kopia_versions=tuple(Counted(k["value"], k["count"]) for k in env["kopia_versions"]),
+        backends=tuple(Counted(b["value"], b["count"]) for b in env["backends"]),
+        repository_paths=tuple(p["value"] for p in env["repository_paths"]),
+        security_context=tuple((k, str(v)) for k, v in env["security_context"].items()),
+        failed_uids=", ".join(str(uid) for uid in env["failed_uids"]),
+        replication_sources=tuple(_status_row(rs) for rs in env["replication_sources"]),
+        failed_jobs=tuple(
+            (f"{j['namespace']}/{j['job']}", str(j["failure_reason"]))
+            for j in env["jobs"]
+            if j["failure_reason"]
+        ),
+        inputs=facts.inputs,
+        overrides=catalog_overrides(facts.a),
+    )
+
+
+def _status_row(rs: dict[str, Any]) -> StatusRow:
+    status_s, log_s = rs["status_duration_s"], rs["log_duration_s"]
+    return StatusRow(
+        name=f"{rs['namespace']}/{rs['name']}",
+        last_sync=rs["last_sync_time"] or "never",
+        status_duration="" if status_s is None else fmt_duration(status_s),
+        log_end=fmt_utc(rs["log_end"]) if rs["log_end"] else "none",
+        log_duration="" if log_s is None else fmt_duration(log_s),
+        next_sync=rs["next_sync_time"] or "",
+        latest_result=rs["latest_result"] or "",
+    )
+
+
+def catalog_overrides(shown: Analysis) -> tuple[tuple[str, str], ...]:
+    """(signature id, replacing file) for each built-in pattern a `--patterns` file replaced."""
+    return tuple((i, p) for i, p in shown.catalog.overridden)

@@ -1,0 +1,115 @@
+"""What went in, as the report shows it: the one reader of `analysis.inputs`.
+
+Sources report what they read through `Analysis.inputs`; nothing else in the report touches it,
+so a change to its shape is adapted in `inputs_view()` alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from ...analysis import Analysis
+from ...timeutil import fmt_utc
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A time range the record is missing, and why."""
+
+    start: str
+    end: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class NotRead:
+    """Node-log files left unread because their pod cannot be a mover (see `--all-pods`)."""
+
+    files: int
+    pods: int
+    bytes: int
+    #: `bytes` as `du -h` would say it.
+    size: str
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LokiRead:
+    """How the Loki query went; `record` is the whole summary, as the JSON carries it."""
+
+    query: str
+    mode: str
+    lines_received: int
+    bytes_received: int
+    requests: int
+    record: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class InputsView:
+    """What went in: files read and skipped, line counts, Loki, gaps."""
+
+    lines: int
+    unparsed_lines: int
+    undecodable_lines: int
+    outside_window: int
+    #: The paths given, and the files read under them.
+    paths: tuple[str, ...]
+    files: tuple[str, ...]
+    skipped: tuple[tuple[str, str], ...]
+    not_read: NotRead | None
+    loki: LokiRead | None
+    gaps: tuple[Gap, ...]
+
+    @property
+    def sources(self) -> list[str]:
+        """The files read, else the Loki query."""
+        return list(self.files) or ([self.loki.query] if self.loki else [])
+
+
+def inputs_view(analysis: Analysis) -> InputsView:
+    """The only reader of `analysis.inputs` in the report."""
+    given = analysis.inputs
+    not_mover, loki = given.not_mover, given.loki
+    return InputsView(
+        lines=given.lines,
+        unparsed_lines=given.unparsed_lines,
+        undecodable_lines=given.undecodable_lines,
+        outside_window=given.outside_window,
+        paths=tuple(given.paths),
+        files=tuple(given.files),
+        skipped=tuple((path, reason) for path, reason in given.skipped),
+        not_read=None
+        if not not_mover
+        else NotRead(
+            files=not_mover["files"],
+            pods=not_mover["pods"],
+            bytes=not_mover["bytes"],
+            size=_filesize(not_mover["bytes"]),
+            examples=tuple(not_mover["examples"]),
+        ),
+        loki=None
+        if not loki
+        else LokiRead(
+            query=loki["query"],
+            mode=loki["mode"],
+            lines_received=loki["lines_received"],
+            bytes_received=loki["bytes_received"],
+            requests=loki["requests"],
+            record=MappingProxyType(dict(loki)),
+        ),
+        gaps=tuple(Gap(fmt_utc(g["from"]), fmt_utc(g["to"]), g["reason"]) for g in given.gaps),
+    )
+
+
+def _filesize(n: int) -> str:
+    """Bytes in binary units, as `du -h` would say them: 512 B, 3.2 MiB, 4.0 GiB."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
