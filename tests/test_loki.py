@@ -46,6 +46,7 @@ from analyzer.sources.loki import (  # noqa: E402
     LokiError,
     LokiQueryError,
     fetch,
+    fetching,
 )
 
 
@@ -550,14 +551,14 @@ def test_parallel_fetch_raises_the_error_not_the_cancellation_it_caused(monkeypa
             time.sleep(0.3)  # the failing task's future completes well after the cancelled ones
 
     namespace = SimpleNamespace(Event=SlowSetEvent, Lock=threading.Lock)
-    monkeypatch.setattr(loki, "threading", namespace)
+    monkeypatch.setattr(fetching, "threading", namespace)
 
     def refused() -> int:
         raise LokiAuthError("refused")
 
     tasks = [refused, *[lambda: time.sleep(0.05) or 1] * 5]
     with pytest.raises(LokiAuthError, match="refused"):
-        loki._run_all(tasks, 2, False)
+        fetching._run_all(tasks, 2, False)
 
 
 def test_429_and_5xx_are_retried_then_succeed():
