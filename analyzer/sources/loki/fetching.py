@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 from tqdm import tqdm
@@ -36,6 +36,9 @@ from .identity import Entry, Identities
 from .logql import DEFAULT_SELECTOR, build_activity_query, build_log_query
 from .paging import LogRange, fetch_log_piece
 from .times import split_range, to_ns
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "LINES_SCHEMA",
@@ -170,6 +173,7 @@ def fetch(
     progress: bool | None = None,
     max_retries: int = 5,
     direction: str = "forward",
+    transport: httpx.BaseTransport | None = None,
 ) -> LokiResult:
     """Lines of [start, end) for `selector`, every line ("full") or matching lines ("pushdown").
 
@@ -177,6 +181,7 @@ def fetch(
     as one `|~` filter (RE2) and reads `activity` from a count_over_time query. Each request is
     tried `max_retries + 1` times; a sub-range still failing becomes a gap. 400 raises
     LokiQueryError, 401/403 LokiAuthError. `direction` only changes how pages walk.
+    `transport` replaces the network, e.g. with an `httpx.MockTransport` in tests.
     """
     lo, hi = to_ns(start), to_ns(end)
     _validate(lo, hi, mode, parallel, page_limit, max_retries)
@@ -185,7 +190,7 @@ def fetch(
     pushdown = mode == "pushdown"
     query = build_log_query(selector, line_filters if pushdown else ())
     activity_query = build_activity_query(selector) if pushdown else ""
-    session = Session(config, max_retries)
+    session = Session(config, max_retries, transport)
     try:
         pager = LogRange(session, Identities(), query, page_limit)
         pieces = max(parallel * SPLITS_PER_WORKER, math.ceil((hi - lo) / MAX_PIECE_NS))

@@ -117,9 +117,18 @@ def _one_line(text: str, limit: int = 500) -> str:
 
 
 class Session:
-    """One httpx client shared by the worker threads, with retries and traffic counters."""
+    """One httpx client shared by the worker threads, with retries and traffic counters.
 
-    def __init__(self, config: LokiConfig, max_retries: int) -> None:
+    `transport` replaces the network (tests pass an `httpx.MockTransport`); TLS settings are
+    still checked but apply only to the default transport.
+    """
+
+    def __init__(
+        self,
+        config: LokiConfig,
+        max_retries: int,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.config = config
         self.max_retries = max_retries
         self.auth = _auth(config)
@@ -129,6 +138,7 @@ class Session:
             verify=_tls_verify(config),
             timeout=httpx.Timeout(config.timeout_s),
             headers=self._headers(),
+            transport=transport,
         )
         self.lock = threading.Lock()
         self.requests = 0
