@@ -46,7 +46,6 @@ from analyzer.sources.loki import (  # noqa: E402
     LokiError,
     LokiQueryError,
     fetch,
-    fetching,
 )
 
 
@@ -544,6 +543,7 @@ def test_http_401_raises_auth_error_without_credentials(emulator, cfg):
 def test_parallel_fetch_raises_the_error_not_the_cancellation_it_caused(monkeypatch):
     """Tasks queued behind a failing one are cancelled, and their futures can finish first:
     `_run_all` must still raise the failing task's own error (this made the 401 test flaky)."""
+    from analyzer.sources.loki import fetching  # where _run_all and its threading live
 
     class SlowSetEvent(threading.Event):
         def set(self) -> None:
