@@ -7,7 +7,7 @@
 
 Sources other than paths and Loki plug in through `analyze(sources=[...])`: anything with
 `read(wants) -> SourceResult` (see `analyzer.sources.base`). `LokiConfig` is imported on first
-use, so `import analyzer` does not load httpx. A failure the caller can fix raises
+use, and `import analyzer` does not load httpx. A failure the caller can fix raises
 `AnalyzerError` (see `analyzer.errors` for the tree).
 """
 
@@ -20,10 +20,10 @@ from .errors import AnalyzerError
 from .report import RenderOptions, render_json, render_markdown, to_json
 from .sources.base import Provenance, Source, SourceResult, Wants
 from .sources.files import FileSource, Overrides
-from .sources.loki_source import LokiSource
+from .sources.loki import LokiSource
 
 if TYPE_CHECKING:
-    from .sources.loki import LokiConfig
+    from .sources.loki.config import LokiConfig
 
 __all__ = [
     "Analysis",
@@ -48,8 +48,8 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
-    if name == "LokiConfig":  # httpx is paid for only by a Loki run
-        from .sources.loki import LokiConfig
+    if name == "LokiConfig":  # imported on first use, like the rest of the Loki source
+        from .sources.loki.config import LokiConfig
 
         return LokiConfig
     raise AttributeError(f"module 'analyzer' has no attribute {name!r}")

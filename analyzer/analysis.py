@@ -19,7 +19,7 @@ from .envelopes import events_from_loki, events_from_raw
 from .events import UTC_NS, empty_events, finalize
 from .sources.base import PASSED_SCHEMA, Provenance, Source, SourceResult, Wants, merge_gaps
 from .sources.files import FileSource, Overrides
-from .sources.loki_source import PUSHDOWN_AFTER_HOURS, LokiSource
+from .sources.loki import PUSHDOWN_AFTER_HOURS, LokiSource
 from .timeutil import Window, resolve_window
 
 __all__ = [

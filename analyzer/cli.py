@@ -34,8 +34,8 @@ from .cli_options import (
 from .errors import AnalyzerError, InputError, OutputError
 from .report import RenderOptions, render_json, render_markdown
 from .sources.files import Overrides
-from .sources.loki_base import DEFAULT_SELECTOR
-from .sources.loki_source import LokiSource
+from .sources.loki import DEFAULT_SELECTOR, LokiSource
+from .sources.loki.config import LokiConfig
 from .timeutil import parse_duration, parse_time
 
 EXIT_OK = 0
@@ -156,8 +156,6 @@ def _run(
 
 def _loki_source(flags: LokiFlags) -> LokiSource:
     """The Loki connection: the flags over the LOKI_* variables (`LokiConfigError` if unusable)."""
-    from .sources.loki import LokiConfig  # only a Loki run pays for httpx
-
     config = LokiConfig.from_env(os.environ, **flags.config_overrides())
     return LokiSource(
         config,

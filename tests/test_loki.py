@@ -543,6 +543,7 @@ def test_http_401_raises_auth_error_without_credentials(emulator, cfg):
 def test_parallel_fetch_raises_the_error_not_the_cancellation_it_caused(monkeypatch):
     """Tasks queued behind a failing one are cancelled, and their futures can finish first:
     `_run_all` must still raise the failing task's own error (this made the 401 test flaky)."""
+    from analyzer.sources.loki import fetching  # where _run_all and its threading live
 
     class SlowSetEvent(threading.Event):
         def set(self) -> None:
@@ -550,14 +551,14 @@ def test_parallel_fetch_raises_the_error_not_the_cancellation_it_caused(monkeypa
             time.sleep(0.3)  # the failing task's future completes well after the cancelled ones
 
     namespace = SimpleNamespace(Event=SlowSetEvent, Lock=threading.Lock)
-    monkeypatch.setattr(loki, "threading", namespace)
+    monkeypatch.setattr(fetching, "threading", namespace)
 
     def refused() -> int:
         raise LokiAuthError("refused")
 
     tasks = [refused, *[lambda: time.sleep(0.05) or 1] * 5]
     with pytest.raises(LokiAuthError, match="refused"):
-        loki._run_all(tasks, 2, False)
+        fetching._run_all(tasks, 2, False)
 
 
 def test_429_and_5xx_are_retried_then_succeed():

@@ -9,13 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..envelopes import events_from_loki
-from ..timeutil import fmt_utc
-from .base import Provenance, SourceResult, Wants, merge_gaps
-from .loki_base import DEFAULT_SELECTOR
+from ...envelopes import events_from_loki
+from ...timeutil import fmt_utc
+from ..base import Provenance, SourceResult, Wants, merge_gaps
+from .logql import DEFAULT_SELECTOR
 
 if TYPE_CHECKING:
-    from .loki import LokiConfig
+    from .config import LokiConfig
+
+__all__ = ["PUSHDOWN_AFTER_HOURS", "LokiSource"]
 
 #: `mode="auto"` pushes filters down to Loki for windows longer than this many hours.
 PUSHDOWN_AFTER_HOURS = 12
@@ -49,9 +51,9 @@ class LokiSource:
         start, end = wants.window.start, wants.window.end
         assert start is not None and end is not None, "a Loki read needs a closed window"
         mode = self.transfer_mode(wants)
-        from . import loki  # only a Loki run pays for httpx
+        from .fetching import fetch  # only a Loki run pays for httpx
 
-        result = loki.fetch(
+        result = fetch(
             self.config,
             start,
             end,

@@ -1,0 +1,29 @@
+"""The failures `Session` signals to the pagers; they never leave `fetch`. A transient one is
+retried and then becomes a gap; the other two make the pager ask again with a smaller page or a
+shorter range. The errors a caller sees are `analyzer.errors.LokiError` and its subclasses."""
+
+from __future__ import annotations
+
+from ...errors import LokiError
+
+__all__ = ["LimitTooHigh", "RangeTooBig", "Transient"]
+
+
+class Transient(LokiError):
+    """A failure worth retrying: 429, 5xx, timeouts, dropped connections, malformed bodies."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class LimitTooHigh(LokiError):
+    """HTTP 400 `max entries limit per query exceeded`; carries the server's maximum."""
+
+    def __init__(self, maximum: int) -> None:
+        super().__init__(f"the server allows at most {maximum} entries per query")
+        self.maximum = maximum
+
+
+class RangeTooBig(LokiError):
+    """HTTP 400 that a shorter time range avoids (too many series, query too long)."""

@@ -1,0 +1,276 @@
+"""The HTTP side of a fetch: bearer or basic auth, TLS, and `Session`, one httpx client shared
+by the worker threads that retries transient failures, counts traffic and maps Loki's answers
+to errors (401/403 `LokiAuthError`, 400 `LokiQueryError` or a hint to the pager, the rest
+retried and then a gap)."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from ...errors import LokiAuthError, LokiConfigError, LokiError, LokiQueryError
+from .config import ENV_VARIABLES, SECRET_FIELDS, LokiConfig
+from .errors import LimitTooHigh, RangeTooBig, Transient
+from .identity import CATEGORIZE_LABELS
+
+__all__ = ["QUERY_RANGE_PATH", "Session"]
+
+QUERY_RANGE_PATH = "/loki/api/v1/query_range"
+ENCODING_FLAGS_HEADER = "X-Loki-Response-Encoding-Flags"
+USER_AGENT = "kopia-postmortem-loki/0.1"
+#: URL-encoded parameters longer than this are sent as a POST form instead of a GET query.
+MAX_GET_PARAMS = 6000
+_RETRY_STATUSES = {408, 425, 429, 499}
+
+T = TypeVar("T")
+
+
+class _BearerFileAuth(httpx.Auth):
+    """`Authorization: Bearer <token>` with the token read from a file on every request."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.last_token = ""
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                self.last_token = handle.read().strip()
+        except OSError as exc:
+            message = f"cannot read the bearer token file {self.path}: {exc.strerror}"
+            raise LokiAuthError(message) from None
+        request.headers["Authorization"] = f"Bearer {self.last_token}"
+        yield request
+
+
+class _BearerAuth(httpx.Auth):
+    """`Authorization: Bearer <token>` with a fixed token."""
+
+    def __init__(self, token: str) -> None:
+        self.last_token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self.last_token}"
+        yield request
+
+
+#: TLS file fields: what the file is and the flag that names it.
+_TLS_FILES = {
+    "ca_cert_path": ("CA bundle", "--ca-cert"),
+    "client_cert_path": ("client certificate", "--cert"),
+    "client_key_path": ("client key", "--key"),
+}
+
+
+def _tls_verify(config: LokiConfig) -> ssl.SSLContext | bool:
+    """True (system CAs) unless a CA, a client certificate or skip-verify is configured."""
+    if not (config.ca_cert_path or config.client_cert_path or config.tls_skip_verify):
+        return True
+    named = {name: getattr(config, name) for name in _TLS_FILES if getattr(config, name)}
+    if not config.client_cert_path:
+        named.pop("client_key_path", None)  # a key without a certificate is not loaded
+    for name, path in named.items():  # ssl's own errors do not say which file
+        what, flag = _TLS_FILES[name]
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise LokiConfigError(
+                f"{path}: cannot read the {what} for Loki ({flag}, {ENV_VARIABLES[name]}): "
+                f"{exc.strerror or exc}"
+            ) from None
+    try:
+        context = ssl.create_default_context(cafile=config.ca_cert_path)
+        if config.client_cert_path:
+            context.load_cert_chain(config.client_cert_path, config.client_key_path)
+    except (OSError, ssl.SSLError) as exc:
+        files = ", ".join(f"{_TLS_FILES[name][1]} {path}" for name, path in named.items())
+        raise LokiConfigError(f"cannot load the TLS files for Loki ({files}): {exc}") from None
+    if config.tls_skip_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _auth(config: LokiConfig) -> httpx.Auth | None:
+    parts = urlsplit(config.addr)
+    username = config.username or (parts.username if parts.username else None)
+    password = config.password or (parts.password if parts.password else None)
+    if config.bearer_token_file:
+        return _BearerFileAuth(config.bearer_token_file)
+    if config.bearer_token:
+        return _BearerAuth(config.bearer_token)
+    if username and password:  # logcli sends basic auth only when both are set
+        return httpx.BasicAuth(username, password)
+    return None
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class Session:
+    """One httpx client shared by the worker threads, with retries and traffic counters.
+
+    `transport` replaces the network (tests pass an `httpx.MockTransport`); TLS settings are
+    still checked but apply only to the default transport.
+    """
+
+    def __init__(
+        self,
+        config: LokiConfig,
+        max_retries: int,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.config = config
+        self.max_retries = max_retries
+        self.auth = _auth(config)
+        self.client = httpx.Client(
+            base_url=config.safe_addr.rstrip("/"),
+            auth=self.auth,
+            verify=_tls_verify(config),
+            timeout=httpx.Timeout(config.timeout_s),
+            headers=self._headers(),
+            transport=transport,
+        )
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.bytes_received = 0
+        self.lines_received = 0
+        self.server_max_limit: int | None = None
+        self.cancelled = threading.Event()
+        self._wait = wait_exponential_jitter(
+            multiplier=config.backoff_base_s, max=config.backoff_max_s, jitter=config.backoff_base_s
+        )
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"User-Agent": USER_AGENT, ENCODING_FLAGS_HEADER: CATEGORIZE_LABELS}
+        if self.config.org_id:
+            headers["X-Scope-OrgID"] = self.config.org_id
+        return headers
+
+    def close(self) -> None:
+        """Stop retries (sleeping ones wake up) and close the connections."""
+        self.cancelled.set()
+        self.client.close()
+
+    def redact(self, text: str) -> str:
+        """Replace every configured credential value in `text`."""
+        parts = urlsplit(self.config.addr)
+        secrets = [getattr(self.config, name) for name in SECRET_FIELDS]
+        secrets += [parts.username, parts.password]
+        secrets += [getattr(self.auth, "last_token", None)]
+        for secret in secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def count_lines(self, count: int) -> None:
+        with self.lock:
+            self.lines_received += count
+
+    def query(self, params: dict[str, str], parse: Callable[[Any], T]) -> T:
+        """GET (or POST when long) query_range; retry transient failures, then re-raise."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=self._backoff,
+            retry=retry_if_exception_type(Transient),
+            reraise=True,
+            sleep=self.cancelled.wait,  # a closed session wakes sleeping retries
+        )
+        return retrying(self._once, params, parse)
+
+    def _backoff(self, retry_state: Any) -> float:
+        delay = self._wait(retry_state)
+        failure = retry_state.outcome.exception() if retry_state.outcome else None
+        retry_after = getattr(failure, "retry_after", None)
+        if retry_after:
+            delay = max(delay, min(retry_after, self.config.backoff_max_s))
+        return delay
+
+    def _once(self, params: dict[str, str], parse: Callable[[Any], T]) -> T:
+        if self.cancelled.is_set():
+            raise LokiError("the fetch was cancelled")
+        response = self._send(params)
+        if response.status_code == 200:
+            try:
+                return parse(response.json())
+            except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+                raise Transient(f"malformed response from Loki ({type(exc).__name__})") from None
+        raise self._error(response, params["query"])
+
+    def _send(self, params: dict[str, str]) -> httpx.Response:
+        encoded = urlencode(params)
+        try:
+            if len(encoded) > MAX_GET_PARAMS:
+                response = self.client.post(QUERY_RANGE_PATH, data=params)
+            else:
+                response = self.client.get(QUERY_RANGE_PATH, params=params)
+        except httpx.TimeoutException:
+            self._count(0)
+            raise Transient(f"no answer within {self.config.timeout_s:g}s") from None
+        except httpx.RequestError as exc:
+            self._count(0)
+            if _is_tls_failure(exc):
+                raise LokiError(
+                    f"TLS handshake with {self.config.safe_addr} failed: "
+                    f"{self.redact(_one_line(str(exc)))}"
+                ) from None
+            raise Transient(f"connection problem: {type(exc).__name__}") from None
+        self._count(response.num_bytes_downloaded)
+        return response
+
+    def _count(self, size: int) -> None:
+        with self.lock:
+            self.requests += 1
+            self.bytes_received += size
+
+    def _error(self, response: httpx.Response, query: str) -> LokiError:
+        status = response.status_code
+        body = self.redact(_one_line(response.text))
+        if status in _RETRY_STATUSES or status >= 500:
+            return Transient(f"HTTP {status}: {body[:200]}", _retry_after(response))
+        if status in (401, 403):
+            return LokiAuthError(
+                f"Loki at {self.config.safe_addr} refused the request (HTTP {status}: "
+                f"{body[:200]}); check LOKI_USERNAME/LOKI_PASSWORD, the bearer token and "
+                "LOKI_ORG_ID"
+            )
+        if status == 400:
+            return self._bad_request(body, query)
+        return LokiError(f"Loki at {self.config.safe_addr} answered HTTP {status}: {body[:300]}")
+
+    def _bad_request(self, body: str, query: str) -> LokiError:
+        if body.startswith("max entries limit per query exceeded"):
+            maximum = body.rsplit(">", 1)[-1].strip(" )")
+            if maximum.isdigit():
+                return LimitTooHigh(int(maximum))
+        if body.startswith(("maximum number of series", "the query time range exceeds")):
+            return RangeTooBig(body)
+        return LokiQueryError(
+            f"Loki rejected the query (HTTP 400): {body} | LogQL: {' '.join(query.splitlines())}"
+        )
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _is_tls_failure(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
