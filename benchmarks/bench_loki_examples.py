@@ -14,14 +14,14 @@ from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT / "tests")]
 
-from loki_emulator import LokiEmulator  # noqa: E402
 from test_loki_pipeline import FIX, POD_LOGS, WINDOW, comparable, promtail_streams  # noqa: E402
 
 from analyzer import analyze  # noqa: E402
 from analyzer.analysis import LokiRequest  # noqa: E402
 from analyzer.sources.loki import LokiConfig  # noqa: E402
+from testing.loki_emulator import LokiEmulator  # noqa: E402
 
 
 def main() -> None:

@@ -30,16 +30,6 @@ from conftest import (
     one_line_error,
     write_lines,
 )
-from loki_emulator import (
-    QUERY_RANGE,
-    Fault,
-    LokiEmulator,
-    Stream,
-    fail_share,
-    fail_when,
-    mover_run_lines,
-    mover_streams,
-)
 from markdown_it import MarkdownIt
 
 from analyzer import analyze, catalog
@@ -57,6 +47,16 @@ from analyzer.sources import files as files_mod
 from analyzer.sources import loki
 from analyzer.sources.files import InputError, read_files
 from analyzer.sources.loki import LokiConfig
+from testing.loki_emulator import (
+    QUERY_RANGE,
+    Fault,
+    LokiEmulator,
+    Stream,
+    fail_share,
+    fail_when,
+    mover_run_lines,
+    mover_streams,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "corpus"

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,9 +17,17 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-
-from loki_emulator import (  # noqa: E402
+from analyzer.sources import loki
+from analyzer.sources.loki import (
+    DEFAULT_SELECTOR,
+    LINES_SCHEMA,
+    LokiAuthError,
+    LokiConfig,
+    LokiError,
+    LokiQueryError,
+    fetch,
+)
+from testing.loki_emulator import (
     NS,
     QUERY_RANGE,
     Fault,
@@ -32,17 +39,6 @@ from loki_emulator import (  # noqa: E402
     go_unquote,
     mover_streams,
     streams_from_push,
-)
-
-from analyzer.sources import loki  # noqa: E402
-from analyzer.sources.loki import (  # noqa: E402
-    DEFAULT_SELECTOR,
-    LINES_SCHEMA,
-    LokiAuthError,
-    LokiConfig,
-    LokiError,
-    LokiQueryError,
-    fetch,
 )
 
 

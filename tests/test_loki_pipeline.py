@@ -13,13 +13,13 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 from conftest import EXAMPLES
-from loki_emulator import QUERY_RANGE, Fault, LokiEmulator, fail_when
 
 from analyzer import analyze
 from analyzer.analysis import LokiRequest
 from analyzer.cli import main
 from analyzer.report import to_json
 from analyzer.sources.loki import LokiConfig
+from testing.loki_emulator import QUERY_RANGE, Fault, LokiEmulator, fail_when
 
 # the Kubernetes dumps name the namespace of the pods saved with `kubectl logs`
 POD_LOGS = [str(EXAMPLES / "logs" / d) for d in ("nodes", "kubectl", "kube")]
