@@ -19,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from analyzer.sources import loki
-from testing.loki_emulator import LokiEmulator, mover_streams
+from testing.loki_emulator import LokiEmulator
+from testing.loki_streams import mover_streams
 
 FILTERS = [
     "Cannot determine current user",

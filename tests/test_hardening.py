@@ -54,9 +54,9 @@ from testing.loki_emulator import (
     Stream,
     fail_share,
     fail_when,
-    mover_run_lines,
-    mover_streams,
 )
+from testing.loki_streams import mover_streams
+from testing.mover import mover_run_lines
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "corpus"

@@ -37,9 +37,9 @@ from testing.loki_emulator import (
     fail_share,
     fail_when,
     go_unquote,
-    mover_streams,
     streams_from_push,
 )
+from testing.loki_streams import mover_streams
 
 
 def _reference_dir() -> Path | None:
