@@ -20,15 +20,8 @@ import polars as pl
 
 from analyzer.sources import loki
 from testing.loki_emulator import LokiEmulator
-from testing.loki_streams import mover_streams
+from testing.loki_streams import FILTERS, mover_streams
 
-FILTERS = [
-    "Cannot determine current user",
-    "ERROR:",
-    "OPERATION_RESULT",
-    "=== Done ===",
-    "Starting kopia mover container",
-]
 START = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
 
 

@@ -1,13 +1,25 @@
-"""Mover runs as Loki streams, labelled as Promtail or Alloy ship them (formats.md §6.4)."""
+"""Mover output as Loki streams, labelled as Promtail or Alloy ship it (formats.md §6.4), and the
+line filters the pushdown tests and benchmark send.
+"""
 
 from __future__ import annotations
 
 import random
 
+import polars as pl
+
 from .loki_emulator import HOUR_NS, NS, EntryIn, Stream
 from .mover import mover_run_lines
 
 _NAMESPACES = ("media", "home", "databases", "apps")
+#: Substrings of the lines a postmortem needs: what pushdown must keep and full downloads filter.
+FILTERS = [
+    "Cannot determine current user",
+    "ERROR:",
+    "OPERATION_RESULT",
+    "=== Done ===",
+    "Starting kopia mover container",
+]
 
 
 def mover_streams(
@@ -51,4 +63,27 @@ def _labelled(collector: str, namespace: str, rs: str, pod: str, by_stream) -> l
             labels |= {"app": f"volsync-src-{rs}", "job": f"{namespace}/volsync-src-{rs}"}
             labels["node_name"] = "node-1"
             out.append(Stream(labels, entries))
+    return out
+
+
+def promtail_streams(events: pl.DataFrame) -> list[tuple[dict, list]]:
+    """One Loki stream per (pod, container, stream), labelled as Promtail's Helm chart does."""
+    out = []
+    for (ns, pod, container, stream), group in events.group_by(
+        ["namespace", "pod", "container", "stream"], maintain_order=True
+    ):
+        app = pod.rsplit("-", 1)[0]
+        labels = {
+            "namespace": ns,
+            "pod": pod,
+            "container": container or "kopia",
+            "app": app,
+            "job": f"{ns}/{app}",
+            "node_name": "k8s-w1",
+            "stream": stream or "stdout",
+        }
+        entries = list(
+            zip(group["ts"].cast(pl.Int64).to_list(), group["message"].to_list(), strict=True)
+        )
+        out.append((labels, entries))
     return out

@@ -6,8 +6,7 @@ import gzip
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples"
+from testing.examples import EXAMPLES as EXAMPLES  # re-exported for the tests
 
 
 def cri_dir(

@@ -39,7 +39,7 @@ from testing.loki_emulator import (
     go_unquote,
     streams_from_push,
 )
-from testing.loki_streams import mover_streams
+from testing.loki_streams import FILTERS, mover_streams
 
 
 def _reference_dir() -> Path | None:
@@ -58,13 +58,6 @@ START, END = 1795580760000000000, 1795581420000000000  # 00-times.txt
 BASE = 1795580820000000000
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 T0_NS = loki.to_ns(T0)
-FILTERS = [
-    "Cannot determine current user",
-    "ERROR:",
-    "OPERATION_RESULT",
-    "=== Done ===",
-    "Starting kopia mover container",
-]
 
 
 def config(emu: LokiEmulator, **kwargs) -> LokiConfig:
