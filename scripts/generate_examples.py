@@ -70,13 +70,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from testing.write import (
+    MS,
+    SEC,
+    US,
+    cri_split,
+    go_duration,
+    kopia_cli,
+    kubectl,
+    split_ns,
+)
+
 # --------------------------------------------------------------------------------------------------
 # Story constants
 # --------------------------------------------------------------------------------------------------
-
-SEC = 1_000_000_000  # nanoseconds
-MS = 1_000_000
-US = 1_000
 
 #: Folder under the output folder that holds every generated log file (so `analyze examples/logs/`
 #: reads logs only, not ground-truth.json or README.md).
@@ -188,7 +195,6 @@ LONG_LISTING_SOURCES = {"sonarr": 260, "radarr": 300, "home-assistant": 520}
 #: the S3 branch does, TSV L1518); the story brief asks for it after "Using filesystem path:", so it
 #: is printed. Flip to False for strict script fidelity.
 FS_ECHOES_EXECUTING_CONNECTION = True
-CRI_MAX_LINE = 16384
 #: Pod logs of runs that start before this moment are written gzip-compressed (`<n>.log.gz`,
 #: `kubectl/<pod>.log.gz`), as an operator archiving older copied node logs would; later runs and
 #: every Kopia CLI log stay plain text. Keeps the committed corpus under 4.5 MB.
@@ -218,70 +224,17 @@ SIGNATURES = {
 # --------------------------------------------------------------------------------------------------
 
 
-def _split(t: int) -> tuple[datetime, int]:
-    seconds, frac = divmod(t, SEC)
-    return datetime.fromtimestamp(seconds, tz=UTC), frac
-
-
-def rfc3339nano(t: int) -> str:
-    """Go time.RFC3339Nano in UTC: fraction with trailing zeros trimmed (containerd CRI files)."""
-    moment, frac = _split(t)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    digits = f"{frac:09d}".rstrip("0")
-    return f"{text}.{digits}Z" if digits else f"{text}Z"
-
-
-def rfc3339nano_fixed(t: int) -> str:
-    """kubelet RFC3339NanoFixed: always 9 fractional digits (`kubectl logs --timestamps`)."""
-    moment, frac = _split(t)
-    return f"{moment.strftime('%Y-%m-%dT%H:%M:%S')}.{frac:09d}Z"
-
-
-def kopia_time(t: int) -> str:
-    """Kopia PreciseLayout, UTC: 6 fractional digits."""
-    moment, frac = _split(t)
-    return f"{moment.strftime('%Y-%m-%dT%H:%M:%S')}.{frac // US:06d}Z"
-
-
 def iso_ms(t: int) -> str:
-    moment, frac = _split(t)
+    moment, frac = split_ns(t)
     return f"{moment.strftime('%Y-%m-%dT%H:%M:%S')}.{frac // MS:03d}Z"
 
 
 def iso_s(t: int) -> str:
-    return _split(t)[0].strftime("%Y-%m-%dT%H:%M:%SZ")
+    return split_ns(t)[0].strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def floor_ms(t: int) -> int:
     return t // MS * MS
-
-
-def go_duration_s(seconds: int) -> str:
-    """Go time.Duration.String() of a whole number of seconds (`1m2s`, `45s`, `0s`)."""
-    if seconds == 0:
-        return "0s"
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes}m{secs}s"
-    if minutes:
-        return f"{minutes}m{secs}s"
-    return f"{secs}s"
-
-
-def go_duration_ms(millis: int) -> str:
-    """Go time.Duration.String() of a millisecond-rounded duration (`1m32.412s`, `412ms`)."""
-    if millis < 1000:
-        return f"{millis}ms"
-    whole, frac = divmod(millis, 1000)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    sec_text = f"{secs}.{frac:03d}".rstrip("0").rstrip(".") if frac else f"{secs}"
-    if hours:
-        return f"{hours}h{minutes}m{sec_text}s"
-    if minutes:
-        return f"{minutes}m{sec_text}s"
-    return f"{sec_text}s"
 
 
 def kopia_bytes(n: float) -> str:
@@ -304,7 +257,7 @@ def format_bytes_bin(n: int) -> str:
 
 
 def ls_date(t: int) -> str:
-    moment = _split(t)[0]
+    moment = split_ns(t)[0]
     return f"{moment.strftime('%b')} {moment.day:2d} {moment.strftime('%H:%M')}"
 
 
@@ -395,13 +348,11 @@ class CliLog:
     lines: list[tuple[int, str, str, str]] = field(default_factory=list)
 
     def filename(self) -> str:
-        stamp = _split(self.started)[0].strftime("%Y%m%d-%H%M%S")
+        stamp = split_ns(self.started)[0].strftime("%Y%m%d-%H%M%S")
         return f"kopia-{stamp}-{self.pid}-{self.command}.0.log"
 
     def render(self) -> bytes:
-        return "".join(
-            f"{kopia_time(t)} {level} {module} {msg}\n" for t, level, module, msg in self.lines
-        ).encode()
+        return "".join(f"{kopia_cli(*line)}\n" for line in self.lines).encode()
 
 
 @dataclass
@@ -808,7 +759,7 @@ def backup_body(ctx: Ctx, container: Container, em: Emitter, source: Source) -> 
     took = (kopia_end - kopia_start) // SEC
     root = "k" + ctx.ids.hex(32)
     manifest = ctx.ids.hex(32)
-    created = f"Created snapshot with root {root} and ID {manifest} in {go_duration_s(took)}"
+    created = f"Created snapshot with root {root} and ID {manifest} in {go_duration(took * SEC)}"
     em.t = max(em.t + 50 * US, kopia_end)
     log.lines.append((em.t - rng.randint(50, 400) * US, "INFO", "kopia/cli", created))
     em.lines.append(Line(em.t, "stdout", created))
@@ -921,7 +872,7 @@ class World:
         scheduled = FIX_AT + source.minute * 60 * SEC
         while scheduled < WINDOW_TO:
             start = scheduled + rng.randint(1_800, 6_500) * MS + rng.randint(0, 999_999)
-            moment = _split(scheduled)[0]
+            moment = split_ns(scheduled)[0]
             if (
                 source.name == "paperless"
                 and moment.day == 29
@@ -1081,23 +1032,14 @@ def run_start(run: Run, rng: random.Random) -> int:
 
 
 def cri_records(lines: list[Line], rng: random.Random) -> list[str]:
-    out = []
-    for line in lines:
-        data = line.text.encode()
-        if len(data) <= CRI_MAX_LINE:
-            out.append(f"{rfc3339nano(line.t)} {line.stream} F {line.text}\n")
-            continue
-        t = line.t
-        chunks = [data[i : i + CRI_MAX_LINE] for i in range(0, len(data), CRI_MAX_LINE)]
-        for i, chunk in enumerate(chunks):
-            tag = "F" if i == len(chunks) - 1 else "P"
-            out.append(f"{rfc3339nano(t)} {line.stream} {tag} {chunk.decode()}\n")
-            t += rng.randint(3, 40) * US + rng.randint(0, 999)
-    return out
+    def gap() -> int:  # between the records of a split line
+        return rng.randint(3, 40) * US + rng.randint(0, 999)
+
+    return [f"{r}\n" for line in lines for r in cri_split(line.t, line.stream, line.text, gap)]
 
 
 def kubectl_records(lines: list[Line]) -> list[str]:
-    return [f"{rfc3339nano_fixed(line.t)} {line.text}\n" for line in lines]
+    return [f"{kubectl(line.t, line.text)}\n" for line in lines]
 
 
 def cache_dir(run: Run) -> str:
@@ -1139,7 +1081,7 @@ def write_pod_logs(run: Run, files: dict[str, bytes], rng: random.Random) -> lis
         if rotate_at is not None:  # kept as containerd rotated it, archived or not
             n_old = sum(1 for line in container.em.lines if line.t < rotate_at)
             old = "".join(records[:n_old]).encode()
-            stamp = _split(rotate_at)[0].strftime("%Y%m%d-%H%M%S")
+            stamp = split_ns(rotate_at)[0].strftime("%Y%m%d-%H%M%S")
             gz_path = f"{base}.{stamp}.gz"
             files[gz_path] = gz(old)
             files[base] = "".join(records[n_old:]).encode()
@@ -1223,7 +1165,7 @@ def kube_dumps(world: World, last_runs: dict[str, Run], last_maint: Run) -> dict
                             "type": "Synchronizing",
                         }
                     ],
-                    "lastSyncDuration": go_duration_ms(duration_ms),
+                    "lastSyncDuration": go_duration(duration_ms * MS),
                     "lastSyncStartTime": iso_s(sync_start),
                     "lastSyncTime": iso_s(sync_end),
                     "latestMoverStatus": {"logs": mover_status_logs(run), "result": "Successful"},

@@ -6,7 +6,9 @@ import gzip
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from testing.examples import EXAMPLES as EXAMPLES  # re-exported for the tests
+# re-exported for the tests
+from testing.examples import EXAMPLES as EXAMPLES
+from testing.write import cri_records as cri_records
 
 
 def cri_dir(
@@ -61,16 +63,6 @@ def one_line_error(result, *needles: str) -> str:
     for needle in needles:
         assert needle in err, err
     return err
-
-
-def cri_records(start, lines: list[tuple[float, str, str]]) -> list[str]:
-    """CRI records from (seconds after start, stream, content), containerd's trimmed RFC3339Nano."""
-    out = []
-    for offset, stream, content in lines:
-        t = start + timedelta(seconds=offset)
-        stamp = t.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z"
-        out.append(f"{stamp} {stream} F {content}")
-    return out
 
 
 # A healthy v3 backup (formats.md §3.2, §8.3), seconds after the pod started.

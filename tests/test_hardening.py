@@ -47,6 +47,7 @@ from analyzer.sources import files as files_mod
 from analyzer.sources import loki
 from analyzer.sources.files import InputError, read_files
 from analyzer.sources.loki import LokiConfig
+from testing.assertions import assert_inert
 from testing.loki_emulator import (
     QUERY_RANGE,
     Fault,
@@ -769,14 +770,10 @@ def test_markdown_and_html_injection_in_every_place_renders_inert(tmp_path):
     a = analyze([str(tmp_path)])
     assert a.inputs.skipped == [(str(bad_name), "binary file (NUL bytes), not a log")]
     md = report_is_valid(a)
+    assert_inert(md)
     tokens = MarkdownIt("commonmark").enable("table").parse(md)
     for tok in tokens:
-        if tok.type == "html_block":
-            assert tok.content.strip().startswith(("<details>", "</details>", "<summary>")), (
-                tok.content
-            )
         for child in tok.children or []:
-            assert child.type != "html_inline" or child.content in ("<details>", "</details>")
             assert child.type != "link_open" or "evil" not in child.attrs["href"]
     assert "evil.example.com" in md  # shown, literally
     env: dict = {}

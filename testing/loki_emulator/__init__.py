@@ -29,7 +29,7 @@ Synthetic mover data to serve is in `testing.loki_streams`.
 
 from .api import HOUR_NS, NS, QUERY_RANGE, ApiError
 from .faults import Fault, FaultRule, RequestInfo, fail_first, fail_share, fail_when
-from .goformat import go_duration_string, go_quote, go_unquote, prom_duration_string
+from .goformat import go_quote, go_unquote, prom_duration_string
 from .logql import Parser
 from .re2 import compile_re2
 from .responses import Reply, go_json, stats_block
@@ -56,7 +56,6 @@ __all__ = [
     "fail_first",
     "fail_share",
     "fail_when",
-    "go_duration_string",
     "go_json",
     "go_quote",
     "go_unquote",

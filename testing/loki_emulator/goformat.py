@@ -138,30 +138,6 @@ def parse_seconds_or_duration(value: str) -> int:
         raise ApiError(f"cannot parse {go_quote(value)} to a valid duration") from None
 
 
-def go_duration_string(nanos: int) -> str:
-    """Go's `time.Duration.String()` (`800h0m0s`, `1m30s`, `1.5s`, `250ms`)."""
-    if nanos == 0:
-        return "0s"
-    sign = "-" if nanos < 0 else ""
-    nanos = abs(nanos)
-    if nanos < NS:
-        for unit, size in (("ms", 10**6), ("µs", 1000), ("ns", 1)):
-            if nanos >= size:
-                return sign + _trim_fraction(nanos / size) + unit
-    hours, rest = divmod(nanos, HOUR_NS)
-    minutes, rest = divmod(rest, 60 * NS)
-    seconds = _trim_fraction(rest / NS) if rest % NS else str(rest // NS)
-    if hours:
-        return f"{sign}{hours}h{minutes}m{seconds}s"
-    if minutes:
-        return f"{sign}{minutes}m{seconds}s"
-    return f"{sign}{seconds}s"
-
-
-def _trim_fraction(number: float) -> str:
-    return f"{number:.9f}".rstrip("0").rstrip(".")
-
-
 def prom_duration_string(nanos: int) -> str:
     """Prometheus `model.Duration.String()` (`30d1h`, `12w`, `5m`)."""
     millis = nanos // 10**6

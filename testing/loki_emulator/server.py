@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ..write import go_duration
 from .api import (
     DEFAULT_SINCE_NS,
     ERR_END_BEFORE_START,
@@ -42,7 +43,6 @@ from .evaluate import (
 )
 from .faults import Fault, FaultRule, RequestInfo
 from .goformat import (
-    go_duration_string,
     go_parse_int,
     parse_prom_duration,
     parse_seconds_or_duration,
@@ -293,7 +293,7 @@ class LokiEmulator:
         if self.max_query_length_ns and length > self.max_query_length_ns:
             raise ApiError(
                 f"the query time range exceeds the limit (query length: "
-                f"{go_duration_string(length)}, limit: "
+                f"{go_duration(length)}, limit: "
                 f"{prom_duration_string(self.max_query_length_ns)})"
             )
 
