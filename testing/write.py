@@ -33,6 +33,11 @@ def split_ns(t: int | datetime) -> tuple[datetime, int]:
     return datetime.fromtimestamp(seconds, tz=UTC), frac
 
 
+def rfc3339(t: int | datetime) -> str:
+    """Go time.RFC3339 in UTC to the second (`date -u +%FT%TZ`, Kubernetes object times)."""
+    return split_ns(t)[0].strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def rfc3339nano(t: int | datetime) -> str:
     """Go time.RFC3339Nano in UTC: fraction with trailing zeros trimmed (containerd CRI files)."""
     moment, frac = split_ns(t)
