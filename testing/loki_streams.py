@@ -67,7 +67,8 @@ def _labelled(collector: str, namespace: str, rs: str, pod: str, by_stream) -> l
 
 
 def promtail_streams(events: pl.DataFrame) -> list[tuple[dict, list]]:
-    """One Loki stream per (pod, container, stream), labelled as Promtail's Helm chart does."""
+    """One Loki stream per (pod, container, stream) of an events frame, labelled as Promtail's
+    Helm chart does."""
     out = []
     for (ns, pod, container, stream), group in events.group_by(
         ["namespace", "pod", "container", "stream"], maintain_order=True
