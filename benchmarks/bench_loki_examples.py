@@ -3,25 +3,20 @@
 Prints, for each mode: lines and bytes over the wire, requests, wall time, and whether the runs,
 findings and Verification Status equal those read from the files. Run on demand:
 
-    python benchmarks/bench_loki_examples.py
+    python -m benchmarks.bench_loki_examples
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from datetime import datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from loki_emulator import LokiEmulator  # noqa: E402
-from test_loki_pipeline import FIX, POD_LOGS, WINDOW, comparable, promtail_streams  # noqa: E402
-
-from analyzer import analyze  # noqa: E402
-from analyzer.analysis import LokiRequest  # noqa: E402
-from analyzer.sources.loki import LokiConfig  # noqa: E402
+from analyzer import analyze
+from analyzer.analysis import LokiRequest
+from analyzer.sources.loki import LokiConfig
+from testing.examples import FIX, POD_LOGS, WINDOW, comparable
+from testing.loki_emulator import LokiEmulator
+from testing.loki_streams import promtail_streams
 
 
 def main() -> None:

@@ -2,38 +2,26 @@
 
 Builds `--apps` ReplicationSources backed up every hour for `--hours` hours (one Kopia mover pod
 per run, Promtail or Alloy labels, realistic entry.sh lines with Kopia progress refreshes and a
-share of failed runs), serves it from `tests/loki_emulator.py` on 127.0.0.1 and runs
+share of failed runs), serves it from `testing.loki_emulator` on 127.0.0.1 and runs
 `analyzer.sources.loki.fetch` in both modes with the postmortem's marker filters. Prints lines,
 bytes, requests and wall time per mode and the savings ratios.
 
-    /work/venv/bin/python benchmarks/bench_loki_pushdown.py [--apps 20] [--hours 48]
+    python -m benchmarks.bench_loki_pushdown [--apps 20] [--hours 48]
 """
 
 from __future__ import annotations
 
 import argparse
 import re
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import polars as pl
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from analyzer.sources import loki
+from testing.loki_emulator import LokiEmulator
+from testing.loki_streams import FILTERS, mover_streams
 
-from loki_emulator import LokiEmulator, mover_streams  # noqa: E402
-
-from analyzer.sources import loki  # noqa: E402
-
-FILTERS = [
-    "Cannot determine current user",
-    "ERROR:",
-    "OPERATION_RESULT",
-    "=== Done ===",
-    "Starting kopia mover container",
-]
 START = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
 
 

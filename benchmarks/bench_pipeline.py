@@ -5,8 +5,8 @@ hung ones that stop after `Executing connection command...`, Kopia CLI logs besi
 runs `analyze()` and the Markdown rendering in a fresh process and prints lines, wall time,
 throughput and peak RSS. Run on demand:
 
-    python benchmarks/bench_pipeline.py            # 2,000 pods, about 1 M lines
-    python benchmarks/bench_pipeline.py --pods 400 # quicker
+    python -m benchmarks.bench_pipeline            # 2,000 pods, about 1 M lines
+    python -m benchmarks.bench_pipeline --pods 400 # quicker
 """
 
 from __future__ import annotations
@@ -21,53 +21,44 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from testing import mover
+from testing.write import cri, kopia_cli
+
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 1, 28, tzinfo=UTC)
 
 
-def stamp(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z"
-
-
 def pod_lines(rng: random.Random, start: datetime, rs: str, hung: bool, progress: int) -> list[str]:
+    """CRI records of one mover pod: the script's marker lines, and for a healthy run `progress`
+    Kopia refreshes on stderr; a hung one stops after `Executing connection command...`."""
     t = start
     out = []
 
     def emit(text: str, stream: str = "stdout", step: float = 0.01) -> None:
         nonlocal t
         t += timedelta(seconds=step)
-        out.append(f"{stamp(t)} {stream} F {text}")
+        out.append(cri(t, stream, text))
 
-    emit("Starting kopia mover container")
-    emit("INFO: VolSync kopia container version: v0.17.7")
-    for i in range(20):
-        emit(f"KOPIA_ENV_{i}: [SET]")
-    emit("whoami: cannot find name for user ID 1000", "stderr")
-    emit("INFO: === Starting kopia operations ===")
-    emit("Connecting to filesystem repository")
-    emit("Using filesystem path: /repository")
-    emit("Executing connection command...")
+    emit(mover.START)
+    emit(mover.version_line("v0.17.7"))
+    for var in mover.ENV_STATUS_VARS:
+        emit(mover.env_status(var, True))
+    emit(mover.WHOAMI, "stderr")
+    emit(mover.OPERATIONS)
+    emit(mover.connecting())
+    emit(mover.fs_path())
+    emit(mover.EXECUTING)
     if hung:
         return out
-    emit("Connected to repository.", step=1.5)
-    emit(f"Snapshotting {rs}@media:/data ...")
+    emit(mover.CONNECTED, step=1.5)
+    emit(mover.snapshotting(f"{rs}@media:/data"))
     for i in range(progress):
-        emit(
-            f" | {i % 4} hashing, {i * 13} hashed ({i * 0.1:.1f} GB), {40000 + i} cached (18.4 GB), uploaded {i * 0.05:.1f} GB, estimating...",
-            "stderr",
-            0.2,
-        )
-    emit(
-        f"Created snapshot with root k{rng.getrandbits(128):032x} and ID {rng.getrandbits(128):032x} in 41s"
-    )
-    emit("TIMING: Snapshot creation completed in 42 seconds")
-    for text in (
-        "INFO: === OPERATION SUMMARY ===",
-        "INFO: OPERATION_TYPE: unknown",
-        "INFO: OPERATION_RESULT: SUCCESS",
-        "INFO: EXIT_CODE: 0",
-        "INFO: === Done ===",
-    ):
+        uploaded = f"{i * 0.05:.1f} GB"
+        refresh = mover.progress(i % 4, i * 13, f"{i * 0.1:.1f} GB", 40000 + i, "18.4 GB", uploaded)
+        emit(refresh, "stderr", 0.2)
+    emit(mover.created(f"k{rng.getrandbits(128):032x}", f"{rng.getrandbits(128):032x}", 41))
+    emit(mover.snapshot_timing(42))
+    for text in mover.summary_lines(True, 0):
         emit(text)
     return out
 
@@ -89,11 +80,10 @@ def build(root: Path, pods: int, seed: int = 1) -> int:
             cli = root / "cache" / f"volsync-src-{rs}-cache" / "logs" / "cli-logs"
             cli.mkdir(parents=True, exist_ok=True)
             when = start + timedelta(seconds=0.5)
+            error = mover.user_lookup_error("user: unknown userid 1000")
             (
                 cli / f"kopia-{when:%Y%m%d-%H%M%S}-{i}-repository-connect-filesystem.0.log"
-            ).write_text(
-                f"{when:%Y-%m-%dT%H:%M:%S.%f}Z ERROR kopia/repo Cannot determine current user: user: unknown userid 1000\n"
-            )
+            ).write_text(kopia_cli(when, "ERROR", "kopia/repo", error) + "\n")
             total += 1
     return total
 

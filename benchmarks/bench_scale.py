@@ -5,9 +5,9 @@ cache, then times, in turns, `rg -c -z` with every catalog regex over the same f
 `analyze` writing the Markdown report and the JSON output. Prints median wall time, the median
 of per-turn ratios to rg, and peak RSS (from `wait4`, so each number is that one process).
 
-    python benchmarks/bench_scale.py                       # node tree 1 GiB and 4 GiB, single 1 GiB files
-    python benchmarks/bench_scale.py --shape kubectl:1G --repeat 5
-    python benchmarks/bench_scale.py --shape node-tree:1G --all-pods   # also read every pod
+    python -m benchmarks.bench_scale                       # node tree 1 GiB and 4 GiB, single 1 GiB files
+    python -m benchmarks.bench_scale --shape kubectl:1G --repeat 5
+    python -m benchmarks.bench_scale --shape node-tree:1G --all-pods   # also read every pod
 
 Targets (issue #9): report within 1.25x rg's time on each 1 GiB input; peak RSS at most
 512 MiB for 1 GiB and 600 MiB for 4 GiB.
@@ -25,10 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import scale_corpus  # noqa: E402
-
-from analyzer import catalog  # noqa: E402
+from analyzer import catalog
+from benchmarks import scale_corpus
 
 DEFAULT_SHAPES = ("node-tree:1G", "node-tree:4G", "kopia-cli:1G", "kubectl:1G")
 TIME_TARGET = 1.25

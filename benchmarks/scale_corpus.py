@@ -1,5 +1,7 @@
 """Large realistic inputs for `bench_scale.py`, generated with polars (4 GiB in well under a minute).
 
+The mover's lines come from `testing.mover`; only their emission is vectorised here.
+
 Shapes (formats from ../shared/reference/formats.md):
 
 - `node-tree`: `/var/log/pods` of three nodes. The bundled example corpus's VolSync mover and
@@ -25,6 +27,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
+
+from testing import mover
+from testing.write import kubectl
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "logs"
@@ -214,13 +219,13 @@ def kopia_cli_file(out: Path, size: int) -> dict:
         "DEBUG kopia/content write-content k{}",
         "DEBUG blob PutBlob(p{}) took 12.1ms",
         "DEBUG kopia/repo flushing content manager, {} pending",
-        "INFO uploader Snapshotting bigmedia@media:/data ...",
+        f"INFO uploader {mover.snapshotting('bigmedia@media:/data')}",
         'INFO snapshotgc finding contents in live snapshots\t{{"snapshotsProcessed":{},"totalSnapshots":14}}',
         "DEBUG uploader completed /data/media/movies/{}.mkv",
         "DEBUG cache reading index blob xn{}-0 from cache",
     ] * 50
     incidents = [
-        "ERROR kopia/repo Cannot determine current user: user: unknown userid {}",
+        f"ERROR kopia/repo {mover.user_lookup_error('user: unknown userid {}')}",
         'WARN uploader Ignored error when processing "/data/media/lost+found/{}": open /data/media/lost+found: permission denied',
         "DEBUG retry got error open /repository/.shards: input/output error when GetBlobFromPath:/repository/.shards (#{}), sleeping for 100ms before retrying",
     ]
@@ -243,27 +248,23 @@ def kubectl_file(out: Path, size: int) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "volsync-src-bigmedia-x7k2p.log"
     preamble = [
-        "Starting kopia mover container",
-        "INFO: VolSync kopia container version: v0.17.7",
-        "INFO: === Starting kopia operations ===",
-        "Connecting to filesystem repository",
-        "Using filesystem path: /repository",
-        "whoami: cannot find name for user ID 1000",
-        "Executing connection command...",
-        "Connected to repository.",
-        "Snapshotting bigmedia@media:/data ...",
+        mover.START,
+        mover.version_line("v0.17.7"),
+        mover.OPERATIONS,
+        mover.connecting(),
+        mover.fs_path(),
+        mover.WHOAMI,
+        mover.EXECUTING,
+        mover.CONNECTED,
+        mover.snapshotting("bigmedia@media:/data"),
     ]
     ending = [
-        "Created snapshot with root k5f3d0c2a9e8b7d6c5b4a39281706f5e4 and ID 7c9e4b1d2a3f40516273849a0b1c2d3e in 3h59m2s",
-        "TIMING: Snapshot creation completed in 14342 seconds",
-        "INFO: === OPERATION SUMMARY ===",
-        "INFO: OPERATION_TYPE: unknown",
-        "INFO: OPERATION_RESULT: SUCCESS",
-        "INFO: EXIT_CODE: 0",
-        "INFO: === Done ===",
+        mover.created(mover.SNAPSHOT_ROOT, mover.SNAPSHOT_ID, 14342),
+        mover.snapshot_timing(14342),
+        *mover.summary_lines(True, 0),
     ]
     routine = [
-        " | {} hashing, 18373 hashed (412.1 GB), 40011 cached (18.4 GB), uploaded 210.4 GB, estimating...",
+        mover.progress("{}", 18373, "412.1 GB", 40011, "18.4 GB", "210.4 GB"),
         "hashing file /data/media/shows/season-{}/episode.mkv",
         "uploaded pack p{} (20.1 MB)",
         "completed /data/media/movies/{}.mkv",
@@ -272,10 +273,7 @@ def kubectl_file(out: Path, size: int) -> dict:
     span = timedelta(hours=4)
 
     def stamp(lines: list[str], at: datetime) -> str:
-        return "\n".join(
-            f"{at + timedelta(microseconds=i):%Y-%m-%dT%H:%M:%S.%f}000Z {t}"
-            for i, t in enumerate(lines)
-        )
+        return "\n".join(kubectl(at + timedelta(microseconds=i), t) for i, t in enumerate(lines))
 
     with path.open("wb") as fh:
         fh.write((stamp(preamble, start) + "\n").encode())

@@ -55,7 +55,14 @@ pair is kept as containerd leaves it. This keeps the corpus under 4.5 MB.
 ``GENERATED`` is deleted and rewritten (and the top-level ``nodes``, ``kubectl``, ``cache`` and
 ``kube`` of the older layout are deleted), so two runs with the same seed give byte-identical files.
 
-Usage: ``python scripts/generate_examples.py --out examples --seed 20260131``
+What the mover prints, section by section of entry.sh v3, is ``testing.mover.MoverScript``; the
+envelopes and time formats are ``testing.write``. This script is the story around them: phases,
+sources and schedules, the pods' identities and files, the Kubernetes dumps and the ground truth.
+
+Usage, from the repository root (so that ``testing`` is importable; an editable install or
+``PYTHONPATH=.`` does the same for ``python scripts/generate_examples.py``)::
+
+    python -m scripts.generate_examples --out examples --seed 20260131
 """
 
 from __future__ import annotations
@@ -70,13 +77,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from testing.mover import (
+    REPO_PATH,
+    WHOAMI,
+    CliLog,
+    Emitter,
+    Line,
+    MoverScript,
+    Spec,
+    user_lookup_error,
+)
+from testing.write import MS, SEC, US, cri_split, go_duration, kubectl, rfc3339, split_ns
+
 # --------------------------------------------------------------------------------------------------
 # Story constants
 # --------------------------------------------------------------------------------------------------
-
-SEC = 1_000_000_000  # nanoseconds
-MS = 1_000_000
-US = 1_000
 
 #: Folder under the output folder that holds every generated log file (so `analyze examples/logs/`
 #: reads logs only, not ground-truth.json or README.md).
@@ -172,8 +187,6 @@ SOURCES = (
 )
 
 NODES = ("k8s-w1", "k8s-w2", "k8s-w3")
-REPO_PATH = "/repository"
-KOPIA_VERSION_LINE = "0.22.3 build: 5aa12a71b0e7a2c43f1e1c3d53b9bd1e0f6d7c28 from: kopia/kopia"
 MAINT_NS = "volsync-system"
 MAINT_NAME = "nfs-repo"
 MAINT_CONTAINER = "kopia-maintenance"
@@ -184,11 +197,6 @@ PAPERLESS_FAIL_HOURS = (19, 20)
 #: First runs after the fix whose `Contents of cache directory` line is longer than 16 KiB (CRI
 #: `P` records), with the number of leftover `.nfs*` entries listed (520 gives three records).
 LONG_LISTING_SOURCES = {"sonarr": 260, "radarr": 300, "home-assistant": 520}
-#: The filesystem branch of the current entry.sh prints no "Executing connection command..." (only
-#: the S3 branch does, TSV L1518); the story brief asks for it after "Using filesystem path:", so it
-#: is printed. Flip to False for strict script fidelity.
-FS_ECHOES_EXECUTING_CONNECTION = True
-CRI_MAX_LINE = 16384
 #: Pod logs of runs that start before this moment are written gzip-compressed (`<n>.log.gz`,
 #: `kubectl/<pod>.log.gz`), as an operator archiving older copied node logs would; later runs and
 #: every Kopia CLI log stay plain text. Keeps the committed corpus under 4.5 MB.
@@ -197,17 +205,9 @@ ARCHIVE_BEFORE = _ns("2026-01-30T12:00:00Z")
 #: leaves it, whatever its start.
 MAINT_ROTATED_DAY = _ns("2026-01-30T02:00:00Z")
 
-PERMISSION_DENIED = (
-    "error connecting to repository: unable to read format blob: error determining sharded path: "
-    "error getting sharding parameters for storage: unable to complete GetBlobFromPath:"
-    f"{REPO_PATH}/.shards despite 10 retries: open {REPO_PATH}/.shards: permission denied"
-)
-FOUND_EXISTING = "unable to get repository storage: found existing data in storage location"
-WHOAMI = "whoami: cannot find name for user ID 1000"
-
 SIGNATURES = {
-    "unknown-userid": "Cannot determine current user: user: unknown userid",
-    "requires-cgo-or-user": "Cannot determine current user: user: Current requires cgo or $USER",
+    "unknown-userid": user_lookup_error("user: unknown userid"),
+    "requires-cgo-or-user": user_lookup_error("user: Current requires cgo or $USER"),
     "whoami-unknown-uid": WHOAMI,
     "permission-denied": f"open {REPO_PATH}/.shards: permission denied",
     "found-existing-data": "found existing data in storage location",
@@ -218,94 +218,13 @@ SIGNATURES = {
 # --------------------------------------------------------------------------------------------------
 
 
-def _split(t: int) -> tuple[datetime, int]:
-    seconds, frac = divmod(t, SEC)
-    return datetime.fromtimestamp(seconds, tz=UTC), frac
-
-
-def rfc3339nano(t: int) -> str:
-    """Go time.RFC3339Nano in UTC: fraction with trailing zeros trimmed (containerd CRI files)."""
-    moment, frac = _split(t)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    digits = f"{frac:09d}".rstrip("0")
-    return f"{text}.{digits}Z" if digits else f"{text}Z"
-
-
-def rfc3339nano_fixed(t: int) -> str:
-    """kubelet RFC3339NanoFixed: always 9 fractional digits (`kubectl logs --timestamps`)."""
-    moment, frac = _split(t)
-    return f"{moment.strftime('%Y-%m-%dT%H:%M:%S')}.{frac:09d}Z"
-
-
-def kopia_time(t: int) -> str:
-    """Kopia PreciseLayout, UTC: 6 fractional digits."""
-    moment, frac = _split(t)
-    return f"{moment.strftime('%Y-%m-%dT%H:%M:%S')}.{frac // US:06d}Z"
-
-
 def iso_ms(t: int) -> str:
-    moment, frac = _split(t)
+    moment, frac = split_ns(t)
     return f"{moment.strftime('%Y-%m-%dT%H:%M:%S')}.{frac // MS:03d}Z"
-
-
-def iso_s(t: int) -> str:
-    return _split(t)[0].strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def floor_ms(t: int) -> int:
     return t // MS * MS
-
-
-def go_duration_s(seconds: int) -> str:
-    """Go time.Duration.String() of a whole number of seconds (`1m2s`, `45s`, `0s`)."""
-    if seconds == 0:
-        return "0s"
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes}m{secs}s"
-    if minutes:
-        return f"{minutes}m{secs}s"
-    return f"{secs}s"
-
-
-def go_duration_ms(millis: int) -> str:
-    """Go time.Duration.String() of a millisecond-rounded duration (`1m32.412s`, `412ms`)."""
-    if millis < 1000:
-        return f"{millis}ms"
-    whole, frac = divmod(millis, 1000)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    sec_text = f"{secs}.{frac:03d}".rstrip("0").rstrip(".") if frac else f"{secs}"
-    if hours:
-        return f"{hours}h{minutes}m{sec_text}s"
-    if minutes:
-        return f"{minutes}m{sec_text}s"
-    return f"{sec_text}s"
-
-
-def kopia_bytes(n: float) -> str:
-    """Kopia units.BytesString (base 10, one decimal)."""
-    if n < 1000:
-        return f"{int(n)} B"
-    for unit in ("KB", "MB", "GB", "TB"):
-        n /= 1000
-        if n < 1000 or unit == "TB":
-            return f"{n:.1f} {unit}"
-    raise AssertionError("unreachable")
-
-
-def format_bytes_bin(n: int) -> str:
-    """The script's format_bytes (numfmt --to=iec style with one decimal)."""
-    for unit, size in (("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.1f}{unit}"
-    return f"{n}B"
-
-
-def ls_date(t: int) -> str:
-    moment = _split(t)[0]
-    return f"{moment.strftime('%b')} {moment.day:2d} {moment.strftime('%H:%M')}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -341,77 +260,25 @@ class Ids:
 
 
 # --------------------------------------------------------------------------------------------------
-# Line emitter: one pod container's output, with a running clock
+# Runs: the story's pods, each running the mover script in one or more containers
 # --------------------------------------------------------------------------------------------------
 
 
 @dataclass
-class Line:
-    t: int
-    stream: str  # stdout / stderr
-    text: str
-
-
-class Emitter:
-    def __init__(self, start: int, rng: random.Random) -> None:
-        self.t = start
-        self.rng = rng
-        self.lines: list[Line] = []
-
-    def wait(self, seconds: float) -> None:
-        self.t += int(seconds * SEC)
-
-    def gap(self, lo_us: int = 30, hi_us: int = 450) -> None:
-        self.t += self.rng.randint(lo_us, hi_us) * US + self.rng.randint(0, 999)
-
-    def out(self, text: str, lo_us: int = 30, hi_us: int = 450) -> None:
-        if self.lines:
-            self.gap(lo_us, hi_us)
-        self.lines.append(Line(self.t, "stdout", text))
-
-    def err(self, text: str, lo_us: int = 30, hi_us: int = 450) -> None:
-        if self.lines:
-            self.gap(lo_us, hi_us)
-        self.lines.append(Line(self.t, "stderr", text))
-
-    def burst(self, texts: list[str], stream: str = "stdout") -> None:
-        """Lines of one write (captured command output): a few microseconds apart."""
-        for text in texts:
-            self.t += self.rng.randint(2, 25) * US + self.rng.randint(0, 999)
-            self.lines.append(Line(self.t, stream, text))
-
-    def seconds(self) -> int:
-        """`date +%s` now."""
-        return self.t // SEC
-
-
-@dataclass
-class CliLog:
-    """One Kopia CLI-log file: command words, process start, pid, lines (t, level, module, msg)."""
-
-    command: str
-    started: int
-    pid: int
-    lines: list[tuple[int, str, str, str]] = field(default_factory=list)
-
-    def filename(self) -> str:
-        stamp = _split(self.started)[0].strftime("%Y%m%d-%H%M%S")
-        return f"kopia-{stamp}-{self.pid}-{self.command}.0.log"
-
-    def render(self) -> bytes:
-        return "".join(
-            f"{kopia_time(t)} {level} {module} {msg}\n" for t, level, module, msg in self.lines
-        ).encode()
-
-
-@dataclass
 class Container:
-    """One container instance (one `<n>.log`)."""
+    """One container instance (one `<n>.log`): the script it ran and how it exited."""
 
     restart: int
-    em: Emitter
-    cli: list[CliLog] = field(default_factory=list)
+    script: MoverScript
     exit_code: int | None = None
+
+    @property
+    def em(self) -> Emitter:
+        return self.script.em
+
+    @property
+    def cli(self) -> list[CliLog]:
+        return self.script.cli
 
 
 @dataclass
@@ -447,387 +314,7 @@ class Run:
 
 
 # --------------------------------------------------------------------------------------------------
-# The mover script (fork entry.sh v3), section by section
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Ctx:
-    rng: random.Random
-    ids: Ids
-    run: Run
-    pid: int = 0
-    listing: list[str] = field(default_factory=list)
-    long_listing: int = 0  # number of leftover .nfs entries on one line (0: normal listing)
-    cache_used: int = 0
-
-    def next_pid(self) -> int:
-        self.pid += self.rng.randint(3, 9)
-        return self.pid
-
-
-ENV_STATUS_VARS = (
-    "KOPIA_REPOSITORY",
-    "KOPIA_PASSWORD",
-    "KOPIA_S3_BUCKET",
-    "KOPIA_S3_ENDPOINT",
-    "AWS_S3_ENDPOINT",
-    "KOPIA_S3_DISABLE_TLS",
-    "AWS_S3_DISABLE_TLS",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_DEFAULT_REGION",
-    "AWS_REGION",
-    "KOPIA_OVERRIDE_USERNAME",
-    "KOPIA_OVERRIDE_HOSTNAME",
-    "KOPIA_SOURCE_PATH_OVERRIDE",
-    "KOPIA_MANUAL_CONFIG",
-    "KOPIA_RESTORE_AS_OF",
-    "KOPIA_SHALLOW",
-    "KOPIA_PREVIOUS",
-    "KOPIA_ENABLE_FILE_DELETION",
-    "KOPIA_ADDITIONAL_ARGS",
-)
-BACKEND_VARS = (
-    "KOPIA_B2_BUCKET",
-    "B2_ACCOUNT_ID",
-    "B2_APPLICATION_KEY",
-    "WEBDAV_URL",
-    "WEBDAV_USERNAME",
-    "WEBDAV_PASSWORD",
-    "SFTP_HOST",
-    "SFTP_PORT",
-    "SFTP_USERNAME",
-    "SFTP_PASSWORD",
-    "SFTP_PATH",
-    "SFTP_KEY_FILE",
-    "SFTP_KNOWN_HOSTS",
-    "SFTP_KNOWN_HOSTS_DATA",
-    "RCLONE_REMOTE_PATH",
-    "RCLONE_EXE",
-    "RCLONE_CONFIG",
-    "GOOGLE_DRIVE_FOLDER_ID",
-    "GOOGLE_DRIVE_CREDENTIALS",
-)
-CACHE_CAPACITY = 8 * (1 << 30)
-
-
-def cache_listing(ctx: Ctx, t: int) -> list[str]:
-    """`ls -la /cache` of a mover cache volume (fsGroup 1000, setgid)."""
-    rng = ctx.rng
-    day = ls_date(t - rng.randint(3, 40) * 86400 * SEC)
-    recent = ls_date(t - rng.randint(60, 3000) * SEC)
-    entries = [
-        ("drwxrwsr-x.", 9, "root", 4096, recent, "."),
-        ("drwxr-xr-x.", 1, "root", 4096, ls_date(t), ".."),
-        ("drwxr-sr-x.", 3, "1000", 4096, day, "blob-list"),
-        ("drwxr-sr-x.", 66, "1000", 4096, day, "contents"),
-        ("drwxr-sr-x.", 2, "1000", 20480, day, "indexes"),
-        ("-rw-------.", 1, "1000", 1133, recent, "kopia.config"),
-        ("drwxr-xr-x.", 4, "1000", 4096, day, "logs"),
-        ("drwxr-sr-x.", 2, "1000", 4096, day, "own-writes"),
-    ]
-    if ctx.long_listing:
-        # Silly-renamed files left behind on the NFS-backed cache PVC by the killed Kopia processes.
-        for _ in range(ctx.long_listing):
-            name = f".nfs{rng.getrandbits(64):016x}{rng.randint(1, 4095):08x}"
-            size = rng.choice((0, 118, 121, 96, 1133))
-            stamp = ls_date(t - rng.randint(600, 40 * 3600) * SEC)
-            entries.append(("-rw-r--r--.", 1, "1000", size, stamp, name))
-    lines = [f"total {rng.randint(40, 120)}"]
-    for mode, links, owner, size, stamp, name in entries:
-        lines.append(f"{mode} {links:2d} {owner} 1000 {size:5d} {stamp} {name}")
-    return lines
-
-
-def script_preamble(ctx: Ctx, em: Emitter, args: str) -> None:
-    """entry.sh from the first line to `=== Starting kopia operations ===` and the mode lines."""
-    run = ctx.run
-    rng = ctx.rng
-    em.out("Starting kopia mover container")
-    em.out("")
-    em.out(f"INFO: VolSync kopia container version: {run.phase.version}", 200, 900)
-    em.out(f"INFO: Arguments: {args}")
-    em.out("")
-    em.out("INFO: Setting cache directory: /cache", 1000, 4000)
-    em.out("INFO: Creating cache and log directories...")
-    em.out("INFO: Cache and log directories created successfully", 1500, 6000)
-    em.out("=== DEBUG: Environment Setup ===")
-    em.out("HOME: /")
-    em.out("KOPIA_CACHE_DIR: /cache")
-    em.out("KOPIA_CACHE_DIRECTORY: /cache")
-    em.out("KOPIA_LOG_DIR: /cache/logs")
-    em.out(f"KOPIA_CACHE_CAPACITY_BYTES: {CACHE_CAPACITY} ({format_bytes_bin(CACHE_CAPACITY)})")
-    em.err(WHOAMI, 1200, 3500)
-    em.out("Current user: ", 20, 120)
-    em.out("Current working directory: /", 800, 2500)
-    em.out("Cache directory writable: Yes", 800, 2500)
-    em.out("Log directory exists: Yes", 800, 2500)
-    listing = cache_listing(ctx, em.t)
-    if ctx.long_listing:
-        em.out("Contents of cache directory: " + " ".join(listing), 2000, 9000)
-    else:
-        em.out(f"Contents of cache directory: {listing[0]}", 2000, 9000)
-        em.burst(listing[1:])
-    ctx.cache_used = rng.randint(12, 900) * (1 << 20) + rng.randint(0, 1 << 20)
-    em.out(
-        f"Cache usage: {format_bytes_bin(ctx.cache_used)} / {format_bytes_bin(CACHE_CAPACITY)} "
-        f"({ctx.cache_used * 100 // CACHE_CAPACITY}%)",
-        4000,
-        30000,
-    )
-    em.out("")
-    em.out("=== ENVIRONMENT VARIABLES STATUS ===")
-    set_vars = {"KOPIA_REPOSITORY", "KOPIA_PASSWORD"}
-    if run.role == "source":
-        set_vars |= {"KOPIA_OVERRIDE_USERNAME", "KOPIA_OVERRIDE_HOSTNAME"}
-    for var in ENV_STATUS_VARS:
-        em.out(f"{var}: {'[SET]' if var in set_vars else '[NOT SET]'}", 300, 1500)
-    em.out("KOPIA_CACHE_CAPACITY_BYTES: [NOT SET] (default: 8Gi)", 300, 1500)
-    em.out("")
-    em.out("=== Log Configuration ===")
-    # entry.sh writes `echo "KOPIA_LOG_LEVEL: …"  # Console/stdout log level`: the comment is bash's.
-    em.out("KOPIA_LOG_LEVEL: info")
-    em.out("KOPIA_FILE_LOG_LEVEL: info")
-    em.out("KOPIA_LOG_DIR_MAX_FILES: 3")
-    em.out("KOPIA_LOG_DIR_MAX_AGE: 4h")
-    em.out("KOPIA_CONTENT_LOG_DIR_MAX_FILES: 3")
-    em.out("KOPIA_CONTENT_LOG_DIR_MAX_AGE: 4h")
-    em.out("")
-    em.out("=== Additional Backend Environment Variables ===")
-    for var in BACKEND_VARS:
-        em.out(f"{var}: [NOT SET]", 300, 1500)
-    em.out("=== END DEBUG ===")
-    em.out("")
-    em.out("INFO: === Checking Kopia Version ===")
-    ctx.pid = rng.randint(18, 40)
-    t0 = em.seconds()
-    em.wait(rng.uniform(0.03, 0.16))
-    em.out(KOPIA_VERSION_LINE)
-    em.out(f"TIMING: Kopia version check took {em.seconds() - t0} seconds", 500, 3000)
-    em.out("=====================")
-    em.out("Testing mandatory env variables")
-    em.out("INFO: Cache directory validation passed", 500, 2500)
-    em.out("INFO: Data directory validation passed", 300, 1500)
-    em.out("INFO: === Starting kopia operations ===", 300, 1500)
-    em.out(f"INFO: Operation start time: {iso_s(em.t + 2 * MS)}", 1500, 4000)
-    mode = "maintenance" if run.role == "maintenance" else "command-based"
-    em.out(f"INFO: Operation mode: {mode}", 1500, 4000)
-    if run.role == "maintenance":
-        em.out("INFO: === Running MAINTENANCE ONLY ====")
-    else:
-        em.out("=== Checking directory for content ===")
-
-
-def connect_start(ctx: Ctx, em: Emitter) -> int:
-    """ensure_connected up to the launch of `kopia repository connect filesystem`; returns t0."""
-    rng = ctx.rng
-    em.out("INFO: === Starting repository connection process ===", 1500, 6000)
-    t0 = em.seconds()
-    em.out("No manual configuration provided, using automatic settings", 500, 3000)
-    em.out("INFO: Checking existing repository connection status...")
-    s0 = em.seconds()
-    ctx.next_pid()
-    em.wait(rng.uniform(0.12, 0.35))
-    em.out(f"TIMING: Repository status check took {em.seconds() - s0} seconds (not connected)")
-    em.out("INFO: Repository not connected, attempting to connect or create...")
-    em.out("")
-    em.out("Attempting to connect to existing repository...")
-    em.out("=== Connecting to existing repository ===")
-    em.out("Connecting to filesystem repository")
-    em.out(f"Using filesystem path: {REPO_PATH}", 300, 1500)
-    if FS_ECHOES_EXECUTING_CONNECTION:
-        em.out("Executing connection command...")
-    return t0
-
-
-def kopia_process(ctx: Ctx, container: Container, em: Emitter, command: str) -> CliLog:
-    log = CliLog(command, em.t + ctx.rng.randint(2, 9) * MS, ctx.next_pid())
-    container.cli.append(log)
-    return log
-
-
-def connect_hang(ctx: Ctx, container: Container, em: Emitter) -> None:
-    """Connect that deadlocks right after the user lookup error (phases 1 and 2)."""
-    rng = ctx.rng
-    connect_start(ctx, em)
-    log = kopia_process(ctx, container, em, "repository-connect-filesystem")
-    t_err = log.started + rng.randint(60, 420) * MS + rng.randint(0, 999_999)
-    message = f"Cannot determine current user: {ctx.run.phase.user_error}"
-    log.lines.append((t_err, "ERROR", "kopia/repo", message))
-    if rng.random() < 0.2:
-        # Kopia 0.22 console (stderr): bare message, no level word. CRI timestamps it a bit later.
-        em.t = t_err + rng.randint(40, 900) * US
-        em.lines.append(Line(em.t, "stderr", message))
-
-
-def connect_ok(ctx: Ctx, container: Container, em: Emitter, identity: tuple[str, str]) -> int:
-    """Successful connect + client identity + cache configuration; returns the connect t0."""
-    rng = ctx.rng
-    run = ctx.run
-    t0 = connect_start(ctx, em)
-    log = kopia_process(ctx, container, em, "repository-connect-filesystem")
-    em.t = log.started + rng.randint(700, 2400) * MS + rng.randint(0, 999_999)
-    log.lines.append(
-        (em.t - rng.randint(200, 900) * US, "INFO", "kopia/cli", "Connected to repository.")
-    )
-    em.lines.append(Line(em.t, "stdout", "Connected to repository."))
-    em.out("", 100, 900)
-    user, host = identity
-    if run.role == "maintenance":
-        em.out(f"INFO: Setting maintenance identity to '{user}@{host}'")
-    else:
-        em.out(f"INFO: Setting client identity to '{user}@{host}'")
-    em.out("INFO: Applying client identity configuration...")
-    ctx.next_pid()
-    em.wait(rng.uniform(0.15, 0.45))
-    em.out(f"Setting local username to {user}")
-    em.out(f"Setting local hostname to {host}", 5, 40)
-    em.out(f"INFO:  Client identity set successfully to {user}@{host}", 1000, 5000)
-    em.out("INFO: Verifying client identity after set-client command...")
-    ctx.next_pid()
-    em.wait(rng.uniform(0.2, 0.5))
-    em.out(f"Hostname:            {host}")
-    em.out(f"Username:            {user}", 5, 40)
-    em.out("INFO: === Configuring cache directory after connection ===", 1500, 6000)
-    c0 = em.seconds()
-    if rng.random() < 0.05:
-        em.out("INFO: Configuring cache limits (first run or limits changed)")
-        ctx.next_pid()
-        em.wait(rng.uniform(0.2, 0.6))
-    else:
-        em.out("INFO: Cache limits unchanged from previous run, skipping kopia cache set")
-        em.out("INFO:   Metadata limit: auto MB")
-        em.out("INFO:   Content limit: auto MB")
-    em.out(f"TIMING: Cache directory configuration took {em.seconds() - c0} seconds")
-    em.out("INFO: Cache directory ready at /cache")
-    em.out(f"TIMING: Total repository connection process took {em.seconds() - t0} seconds")
-    em.out("")
-    return t0
-
-
-def connect_denied(ctx: Ctx, container: Container, em: Emitter) -> None:
-    """Connect fails on root-owned .shards, create refuses the non-empty location (§8.1)."""
-    rng = ctx.rng
-    connect_start(ctx, em)
-    log = kopia_process(ctx, container, em, "repository-connect-filesystem")
-    em.t = log.started + rng.randint(11_050, 11_600) * MS + rng.randint(0, 999_999)
-    log.lines.append((em.t - rng.randint(300, 2000) * US, "ERROR", "kopia/cli", PERMISSION_DENIED))
-    em.lines.append(Line(em.t, "stdout", PERMISSION_DENIED))
-    em.out("Connection failed, creating new repository...")
-    em.out("")
-    em.out("=== Creating repository ===")
-    em.out("Creating filesystem repository")
-    em.out(f"Using filesystem path: {REPO_PATH}")
-    log = kopia_process(ctx, container, em, "repository-create-filesystem")
-    em.t = log.started + rng.randint(180, 420) * MS + rng.randint(0, 999_999)
-    log.lines.append((em.t - rng.randint(100, 600) * US, "ERROR", "kopia/cli", FOUND_EXISTING))
-    em.lines.append(Line(em.t, "stderr", FOUND_EXISTING))
-    em.out("")
-    em.out("ERROR: Failed to create repository")
-
-
-def summary(ctx: Ctx, em: Emitter, ok: bool, exit_code: int, maint_duration: int | None) -> None:
-    role = ctx.run.role
-    em.out("INFO: === OPERATION SUMMARY ===", 200, 900)
-    em.out(f"INFO: OPERATION_TYPE: {'maintenance' if role == 'maintenance' else 'unknown'}")
-    em.out(f"INFO: OPERATION_RESULT: {'SUCCESS' if ok else 'FAILURE'}")
-    if role == "maintenance":
-        if ok:
-            em.out("INFO: MAINTENANCE_STATUS: SUCCESS")
-            em.out(f"INFO: MAINTENANCE_DURATION: {maint_duration}")
-        else:
-            em.out("INFO: MAINTENANCE_STATUS: FAILURE")
-            em.out(f"INFO: MAINTENANCE_FAILURE_REASON: Unexpected exit with code {exit_code}")
-    if not ok:
-        em.out("INFO: === Diagnostic Information ===")
-        em.wait(ctx.rng.uniform(0.01, 0.04))
-        em.out(f"INFO: CACHE_USAGE_BYTES: {ctx.cache_used}")
-        em.out(f"INFO: CACHE_CAPACITY_BYTES: {CACHE_CAPACITY}")
-        em.out(f"INFO: CACHE_USAGE_PERCENT: {ctx.cache_used * 100 // CACHE_CAPACITY}")
-    em.out(f"INFO: EXIT_CODE: {exit_code}")
-    em.out("INFO: === Done ===")
-
-
-def progress_lines(rng: random.Random, total: int, count: int) -> list[str]:
-    files_cached = max(40, total // rng.randint(180_000, 900_000))
-    changed_frac = rng.uniform(0.002, 0.03)
-    hashed_bytes_final = int(total * changed_frac)
-    hashed_files_final = max(1, int(files_cached * changed_frac * rng.uniform(0.5, 2)))
-    lines = []
-    spinner = "|/-\\"
-    for i in range(count):
-        last = i == count - 1
-        frac = 1.0 if last else (i + 1) / (count + rng.uniform(0.2, 1.5))
-        hashing = 0 if last else rng.randint(0, 4)
-        hashed_f = max(1, int(hashed_files_final * frac))
-        hashed_b = int(hashed_bytes_final * frac)
-        cached_b = int((total - hashed_bytes_final) * min(1.0, frac + 0.3))
-        cached_f = int(files_cached * min(1.0, frac + 0.3))
-        uploaded = int(hashed_b * rng.uniform(0.55, 0.95))
-        head = (
-            f" {'*' if last else spinner[i % 4]} {hashing} hashing, {hashed_f} hashed "
-            f"({kopia_bytes(hashed_b)}), {cached_f} cached ({kopia_bytes(cached_b)}), "
-            f"uploaded {kopia_bytes(uploaded)}"
-        )
-        if i == 0 and not last:
-            lines.append(head + ", estimating...")
-        else:
-            pct = 100.0 if last else min(99.9, 100 * (hashed_b + cached_b) / total)
-            left = 0 if last else rng.randint(1, 20)
-            lines.append(f"{head}, estimated {kopia_bytes(total)} ({pct:.1f}%) {left}s left")
-    return lines
-
-
-def backup_body(ctx: Ctx, container: Container, em: Emitter, source: Source) -> None:
-    """do_backup + do_retention of a healthy run (§3.2, §8.3)."""
-    rng = ctx.rng
-    ident = f"{source.name}@{source.namespace}:/data"
-    em.out("INFO: === Starting backup operation ===")
-    b0 = em.seconds()
-    em.out(f"INFO: Creating snapshot for {ident}", 1500, 5000)
-    em.out("INFO: Starting kopia snapshot creation...")
-    s0 = em.seconds()
-    log = kopia_process(ctx, container, em, "snapshot-create")
-    kopia_start = log.started
-    em.t = kopia_start + rng.randint(350, 1200) * MS
-    log.lines.append(
-        (em.t - rng.randint(50, 400) * US, "INFO", "kopia/cli", f"Snapshotting {ident} ...")
-    )
-    em.lines.append(Line(em.t, "stdout", f"Snapshotting {ident} ..."))
-    target = rng.uniform(28.5, 84)  # seconds of snapshot work: whole runs take 30-90 s
-    count = rng.randint(1, 3)
-    for i, text in enumerate(progress_lines(rng, source.data_bytes, count)):
-        if i == count - 1:
-            em.t = kopia_start + int(target * SEC) - rng.randint(20, 300) * MS
-        else:
-            em.t += int(rng.uniform(0.5, target / count) * SEC)
-        em.lines.append(Line(em.t, "stdout", text))
-    em.out("", 100, 900)
-    kopia_end = kopia_start + int(target * SEC)
-    took = (kopia_end - kopia_start) // SEC
-    root = "k" + ctx.ids.hex(32)
-    manifest = ctx.ids.hex(32)
-    created = f"Created snapshot with root {root} and ID {manifest} in {go_duration_s(took)}"
-    em.t = max(em.t + 50 * US, kopia_end)
-    log.lines.append((em.t - rng.randint(50, 400) * US, "INFO", "kopia/cli", created))
-    em.lines.append(Line(em.t, "stdout", created))
-    em.wait(rng.uniform(0.05, 0.4))
-    em.out(f"TIMING: Snapshot creation completed in {em.seconds() - s0} seconds")
-    em.out("INFO: Snapshot created successfully")
-    em.out(f"TIMING: Total backup operation took {em.seconds() - b0} seconds")
-    em.out("=== Applying retention policy ===")
-    ctx.next_pid()
-    em.wait(rng.uniform(0.2, 0.6))
-    em.out(f"Setting policy for {ident}")
-    em.out(' - setting "number of hourly backups to keep" to 24.', 5, 40)
-    em.out(' - setting "number of daily backups to keep" to 7.', 5, 40)
-    em.out(' - setting "number of weekly backups to keep" to 4.', 5, 40)
-    em.out("Retention policy applied successfully", 500, 2000)
-
-
-# --------------------------------------------------------------------------------------------------
-# Runs
+# The world: each source's timeline and the maintenance's
 # --------------------------------------------------------------------------------------------------
 
 
@@ -861,39 +348,38 @@ class World:
             source.namespace, pod, source.name, "source", "kopia", t, source.envelope
         )
 
+    def container(self, run: Run, t: int, restart: int = 0, long_listing: int = 0) -> Container:
+        """A new container of `run` starting at `t`, its script through the preamble."""
+        spec = Spec(run.phase.version, run.role, run.phase.user_error)
+        container = Container(
+            restart, MoverScript(spec, Emitter(t, self.rng), self.rng, long_listing)
+        )
+        run.containers.append(container)
+        container.script.preamble("" if run.role == "maintenance" else "backup")
+        return container
+
     def hung_source(self, source: Source, t: int) -> Run:
         run = self.source_pod(source, t)
-        container = Container(0, Emitter(t, self.rng))
-        run.containers.append(container)
-        ctx = Ctx(self.rng, self.ids, run)
-        script_preamble(ctx, container.em, "backup")
-        connect_hang(ctx, container, container.em)
+        self.container(run, t).script.connect_hang()
         run.outcome = "hung"
         return run
 
     def healthy_source(self, source: Source, t: int, long_listing: int = 0) -> Run:
         run = self.source_pod(source, t)
-        container = Container(0, Emitter(t, self.rng))
-        run.containers.append(container)
-        ctx = Ctx(self.rng, self.ids, run, long_listing=long_listing)
-        em = container.em
-        script_preamble(ctx, em, "backup")
-        connect_ok(ctx, container, em, (source.name, source.namespace))
-        backup_body(ctx, container, em, source)
-        summary(ctx, em, True, 0, None)
+        container = self.container(run, t, long_listing=long_listing)
+        script = container.script
+        script.connect_ok((source.name, source.namespace))
+        script.backup((source.name, source.namespace), source.data_bytes)
+        script.summary(True, 0)
         container.exit_code = 0
         run.outcome = "completed"
         return run
 
     def denied_source(self, source: Source, t: int) -> Run:
         run = self.source_pod(source, t)
-        container = Container(0, Emitter(t, self.rng))
-        run.containers.append(container)
-        ctx = Ctx(self.rng, self.ids, run)
-        em = container.em
-        script_preamble(ctx, em, "backup")
-        connect_denied(ctx, container, em)
-        summary(ctx, em, False, 1, None)
+        container = self.container(run, t)
+        container.script.connect_denied()
+        container.script.summary(False, 1)
         container.exit_code = 1
         run.outcome = "failed"
         return run
@@ -921,7 +407,7 @@ class World:
         scheduled = FIX_AT + source.minute * 60 * SEC
         while scheduled < WINDOW_TO:
             start = scheduled + rng.randint(1_800, 6_500) * MS + rng.randint(0, 999_999)
-            moment = _split(scheduled)[0]
+            moment = split_ns(scheduled)[0]
             if (
                 source.name == "paperless"
                 and moment.day == 29
@@ -949,19 +435,11 @@ class World:
         run.scheduled = scheduled
         return run
 
-    def maint_preamble(self, run: Run, start: int, restart: int = 0) -> tuple[Ctx, Container]:
-        container = Container(restart, Emitter(start, self.rng))
-        run.containers.append(container)
-        ctx = Ctx(self.rng, self.ids, run)
-        script_preamble(ctx, container.em, "")
-        return ctx, container
-
     def maintenance_timeline(self) -> None:
         rng = self.rng
         # 01-28: hangs on the user lookup, killed by activeDeadlineSeconds (3 h after Job start).
         run = self.maint_run(28)
-        ctx, container = self.maint_preamble(run, run_start(run, rng))
-        connect_hang(ctx, container, container.em)
+        self.container(run, run_start(run, rng)).script.connect_hang()
         run.outcome = "hung"
         run.killed_at = run.scheduled + MAINT_DEADLINE_S * SEC + rng.randint(400, 1500) * MS
 
@@ -969,103 +447,25 @@ class World:
         run = self.maint_run(29)
         t = run_start(run, rng)
         for restart in (0, 1):
-            ctx, container = self.maint_preamble(run, t, restart)
-            connect_denied(ctx, container, container.em)
-            summary(ctx, container.em, False, 1, None)
+            container = self.container(run, t, restart)
+            container.script.connect_denied()
+            container.script.summary(False, 1)
             container.exit_code = 1
             t = container.em.t + rng.randint(10_300, 11_500) * MS + rng.randint(0, 999_999)
         run.outcome = "failed"
 
         # 01-30: succeeds after claiming ownership, full maintenance cleans up 7,666 log blobs.
-        self.maint_success(30, self.earlier_owner_pod, 7666)
+        self.maint_success(30, f"nobody@{self.earlier_owner_pod}", 7666)
         # 01-31: succeeds, already the owner.
         self.maint_success(31, None, 0)
 
-    def maint_success(self, day: int, foreign_owner_pod: str | None, logs_cleaned: int) -> None:
-        rng = self.rng
+    def maint_success(self, day: int, previous_owner: str | None, logs_cleaned: int) -> None:
         run = self.maint_run(day)
-        ctx, container = self.maint_preamble(run, run_start(run, rng))
-        em = container.em
-        connect_ok(ctx, container, em, ("maintenance", "volsync"))
-        em.out("INFO: === Starting maintenance operation ====")
-        m0 = em.seconds()
-        em.out("INFO: === Checking maintenance ownership ====")
-        em.out(f"INFO: Expected maintenance owner: {MAINT_OWNER}")
-        ctx.next_pid()
-        em.wait(rng.uniform(0.3, 0.9))
-        if foreign_owner_pod:
-            owner = f"nobody@{foreign_owner_pod}"
-            em.out(f"INFO: Current maintenance owner: {owner}")
-            em.out(f"WARN: Repository has different maintenance owner: {owner}")
-            em.out(f"WARN: Expected: {MAINT_OWNER}")
-            em.out("INFO: Attempting to claim maintenance ownership...")
-            log = kopia_process(ctx, container, em, "maintenance-set")
-            em.t = log.started + rng.randint(300, 900) * MS
-            msg = f"Setting maintenance owner to {MAINT_OWNER}"
-            log.lines.append((em.t - rng.randint(100, 900) * US, "INFO", "kopia/cli", msg))
-            em.lines.append(Line(em.t, "stdout", msg))
-            em.out("INFO:  Successfully claimed maintenance ownership")
-        else:
-            em.out(f"INFO: Current maintenance owner: {MAINT_OWNER}")
-            em.out("INFO:  Already maintenance owner")
-        em.out("INFO: Enabling quick cycle scheduling...")
-        log = kopia_process(ctx, container, em, "maintenance-set")
-        em.t = log.started + rng.randint(300, 900) * MS
-        msg = "Periodic quick maintenance enabled."
-        log.lines.append((em.t - rng.randint(100, 900) * US, "INFO", "kopia/cli", msg))
-        em.lines.append(Line(em.t, "stdout", msg))
-
-        em.out("INFO: Running Kopia quick maintenance...")
-        log = kopia_process(ctx, container, em, "maintenance-run")
-        q0 = log.started + rng.randint(600, 1500) * MS
-        q1 = q0 + int(rng.uniform(4, 25) * SEC)
-        log.lines.append((q0, "INFO", "maintenance", "Running quick maintenance..."))
-        log.lines.append((q1, "INFO", "maintenance", "Finished quick maintenance."))
-        # The script captures the output and echoes it when the command has finished.
-        em.t = q1 + rng.randint(20, 200) * MS
-        em.burst(["Running quick maintenance...", "Finished quick maintenance."])
-
-        em.out("INFO: Running Kopia full maintenance...", 500, 3000)
-        log = kopia_process(ctx, container, em, "maintenance-run")
-        t = log.started + rng.randint(600, 1500) * MS
-        full = [(t, "maintenance", "Running full maintenance...")]
-        snapshots = rng.randint(150, 190)
-        for processed in (snapshots // 2, snapshots):
-            t += int(rng.uniform(3, 12) * SEC)
-            fields = json.dumps(
-                {"snapshotsProcessed": processed, "totalSnapshots": snapshots},
-                separators=(",", ":"),
-            )
-            full.append((t, "snapshotgc", f"finding contents in live snapshots\t{fields}"))
-        unused = rng.randint(900, 4000)
-        t += int(rng.uniform(1, 4) * SEC)
-        gc = [
-            f"GC found {unused} unused contents ({kopia_bytes(unused * rng.randint(80_000, 400_000))})",
-            f"GC found {rng.randint(3, 40)} unused contents that are too recent to delete "
-            f"({kopia_bytes(rng.randint(200_000, 9_000_000))})",
-            f"GC found {rng.randint(40_000, 90_000)} in-use contents "
-            f"({kopia_bytes(rng.randint(18_000_000_000, 26_000_000_000))})",
-            f"GC found {rng.randint(250, 400)} in-use system-contents "
-            f"({kopia_bytes(rng.randint(2_000_000, 6_000_000))})",
-            "GC undeleted 0 contents (0 B)",
-        ]
-        for text in gc:
-            t += rng.randint(1, 40) * MS
-            full.append((t, "snapshotgc", text))
-        # Deleting thousands of log blobs over NFS takes a while; a handful takes nothing.
-        t += int((rng.uniform(75, 110) if logs_cleaned > 1000 else rng.uniform(1, 4)) * SEC)
-        full.append((t, "maintenance", f"Cleaned up {logs_cleaned} logs."))
-        t += int(rng.uniform(2, 9) * SEC)
-        full.append((t, "maintenance", "Finished full maintenance."))
-        for when, module, text in full:
-            log.lines.append((when, "INFO", module, text))
-        em.t = t + rng.randint(20, 200) * MS
-        em.burst([text for _, _, text in full])
-
-        duration = em.seconds() - m0
-        em.out(f"INFO: Maintenance operation completed successfully in {duration} seconds")
-        em.out("INFO: Maintenance operation completed")
-        summary(ctx, em, True, 0, duration)
+        container = self.container(run, run_start(run, self.rng))
+        script = container.script
+        script.connect_ok(("maintenance", "volsync"))
+        duration = script.maintenance(MAINT_OWNER, previous_owner, logs_cleaned)
+        script.summary(True, 0, duration)
         container.exit_code = 0
         run.outcome = "completed"
 
@@ -1081,23 +481,14 @@ def run_start(run: Run, rng: random.Random) -> int:
 
 
 def cri_records(lines: list[Line], rng: random.Random) -> list[str]:
-    out = []
-    for line in lines:
-        data = line.text.encode()
-        if len(data) <= CRI_MAX_LINE:
-            out.append(f"{rfc3339nano(line.t)} {line.stream} F {line.text}\n")
-            continue
-        t = line.t
-        chunks = [data[i : i + CRI_MAX_LINE] for i in range(0, len(data), CRI_MAX_LINE)]
-        for i, chunk in enumerate(chunks):
-            tag = "F" if i == len(chunks) - 1 else "P"
-            out.append(f"{rfc3339nano(t)} {line.stream} {tag} {chunk.decode()}\n")
-            t += rng.randint(3, 40) * US + rng.randint(0, 999)
-    return out
+    def gap() -> int:  # between the records of a split line
+        return rng.randint(3, 40) * US + rng.randint(0, 999)
+
+    return [f"{r}\n" for line in lines for r in cri_split(line.t, line.stream, line.text, gap)]
 
 
 def kubectl_records(lines: list[Line]) -> list[str]:
-    return [f"{rfc3339nano_fixed(line.t)} {line.text}\n" for line in lines]
+    return [f"{kubectl(line.t, line.text)}\n" for line in lines]
 
 
 def cache_dir(run: Run) -> str:
@@ -1139,7 +530,7 @@ def write_pod_logs(run: Run, files: dict[str, bytes], rng: random.Random) -> lis
         if rotate_at is not None:  # kept as containerd rotated it, archived or not
             n_old = sum(1 for line in container.em.lines if line.t < rotate_at)
             old = "".join(records[:n_old]).encode()
-            stamp = _split(rotate_at)[0].strftime("%Y%m%d-%H%M%S")
+            stamp = split_ns(rotate_at)[0].strftime("%Y%m%d-%H%M%S")
             gz_path = f"{base}.{stamp}.gz"
             files[gz_path] = gz(old)
             files[base] = "".join(records[n_old:]).encode()
@@ -1216,18 +607,18 @@ def kube_dumps(world: World, last_runs: dict[str, Run], last_maint: Run) -> dict
                 "status": {
                     "conditions": [
                         {
-                            "lastTransitionTime": iso_s(sync_end),
+                            "lastTransitionTime": rfc3339(sync_end),
                             "message": "Waiting for next scheduled synchronization",
                             "reason": "WaitingForSchedule",
                             "status": "False",
                             "type": "Synchronizing",
                         }
                     ],
-                    "lastSyncDuration": go_duration_ms(duration_ms),
-                    "lastSyncStartTime": iso_s(sync_start),
-                    "lastSyncTime": iso_s(sync_end),
+                    "lastSyncDuration": go_duration(duration_ms * MS),
+                    "lastSyncStartTime": rfc3339(sync_start),
+                    "lastSyncTime": rfc3339(sync_end),
                     "latestMoverStatus": {"logs": mover_status_logs(run), "result": "Successful"},
-                    "nextSyncTime": iso_s(next_sync),
+                    "nextSyncTime": rfc3339(next_sync),
                 },
             }
         )
@@ -1303,7 +694,7 @@ def pod_object(run: Run, job_uid: str, ids: Ids) -> dict:
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "creationTimestamp": iso_s(start - 2 * SEC),
+            "creationTimestamp": rfc3339(start - 2 * SEC),
             "generateName": f"{job}-",
             "labels": labels,
             "name": run.pod,
@@ -1359,9 +750,9 @@ def pod_object(run: Run, job_uid: str, ids: Ids) -> dict:
                         "terminated": {
                             "containerID": container_id,
                             "exitCode": run.exit_code,
-                            "finishedAt": iso_s(end),
+                            "finishedAt": rfc3339(end),
                             "reason": "Completed",
-                            "startedAt": iso_s(start),
+                            "startedAt": rfc3339(start),
                         }
                     },
                 }
@@ -1370,7 +761,7 @@ def pod_object(run: Run, job_uid: str, ids: Ids) -> dict:
             "phase": "Succeeded",
             "podIP": f"10.42.{NODES.index(run.node)}.{(int(run.uid[:2], 16) % 200) + 20}",
             "qosClass": "Burstable" if maint else "BestEffort",
-            "startTime": iso_s(start - 1 * SEC),
+            "startTime": rfc3339(start - 1 * SEC),
         },
     }
 
@@ -1400,7 +791,7 @@ def job_object(run: Run, job_uid: str, rs_uid: str | None, ids: Ids) -> dict:
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
-            "creationTimestamp": iso_s(run.start - 3 * SEC),
+            "creationTimestamp": rfc3339(run.start - 3 * SEC),
             "labels": labels,
             "name": job,
             "namespace": run.namespace,
@@ -1409,19 +800,19 @@ def job_object(run: Run, job_uid: str, rs_uid: str | None, ids: Ids) -> dict:
         },
         "spec": spec,
         "status": {
-            "completionTime": iso_s(run.end + 2 * SEC),
+            "completionTime": rfc3339(run.end + 2 * SEC),
             "conditions": [
                 {
-                    "lastProbeTime": iso_s(run.end + 2 * SEC),
-                    "lastTransitionTime": iso_s(run.end + 2 * SEC),
+                    "lastProbeTime": rfc3339(run.end + 2 * SEC),
+                    "lastTransitionTime": rfc3339(run.end + 2 * SEC),
                     "message": "Reached expected number of succeeded pods",
                     "reason": "CompletionsReached",
                     "status": "True",
                     "type": "SuccessCriteriaMet",
                 },
                 {
-                    "lastProbeTime": iso_s(run.end + 2 * SEC),
-                    "lastTransitionTime": iso_s(run.end + 2 * SEC),
+                    "lastProbeTime": rfc3339(run.end + 2 * SEC),
+                    "lastTransitionTime": rfc3339(run.end + 2 * SEC),
                     "message": "Reached expected number of succeeded pods",
                     "reason": "CompletionsReached",
                     "status": "True",
@@ -1429,7 +820,7 @@ def job_object(run: Run, job_uid: str, rs_uid: str | None, ids: Ids) -> dict:
                 },
             ],
             "ready": 0,
-            "startTime": iso_s(run.start - 3 * SEC),
+            "startTime": rfc3339(run.start - 3 * SEC),
             "succeeded": 1,
             "terminating": 0,
             "uncountedTerminatedPods": {},
@@ -1539,9 +930,7 @@ def build(seed: int) -> tuple[dict[str, bytes], dict]:
                 "cgo_enabled": phase.cgo_enabled,
                 "user_env": phase.user_env,
                 "cli_log_user_error": (
-                    f"Cannot determine current user: {phase.user_error}"
-                    if phase.user_error
-                    else None
+                    user_lookup_error(phase.user_error) if phase.user_error else None
                 ),
                 "runs": {
                     outcome: sum(1 for r in members if r["outcome"] == outcome)
@@ -1619,7 +1008,7 @@ def main(argv: list[str] | None = None) -> int:
             f"    {kind:<15} {len(members):>4} ({len(members) - len(packed)} plain, "
             f"{len(packed)} gz), {size:,} bytes"
         )
-    print(f"  pod logs of runs before {iso_s(ARCHIVE_BEFORE)} are gzipped")
+    print(f"  pod logs of runs before {rfc3339(ARCHIVE_BEFORE)} are gzipped")
     print("  signature lines: " + json.dumps(truth["signature_lines"]))
     readme = args.out / "README.md"
     extra = readme.stat().st_size if readme.exists() else 0

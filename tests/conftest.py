@@ -6,8 +6,10 @@ import gzip
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples"
+from testing.examples import EXAMPLES as EXAMPLES  # re-exported for the tests
+from testing.examples import REPO as REPO
+from testing.mover import abridged_backup
+from testing.write import cri_records as cri_records  # re-exported for the tests
 
 
 def cri_dir(
@@ -64,51 +66,10 @@ def one_line_error(result, *needles: str) -> str:
     return err
 
 
-def cri_records(start, lines: list[tuple[float, str, str]]) -> list[str]:
-    """CRI records from (seconds after start, stream, content), containerd's trimmed RFC3339Nano."""
-    out = []
-    for offset, stream, content in lines:
-        t = start + timedelta(seconds=offset)
-        stamp = t.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z"
-        out.append(f"{stamp} {stream} F {content}")
-    return out
-
-
-# A healthy v3 backup (formats.md §3.2, §8.3), seconds after the pod started.
-HEALTHY_BACKUP = [
-    (0.0, "stdout", "Starting kopia mover container"),
-    (0.001, "stdout", "INFO: VolSync kopia container version: v0.17.7-cgo-fix-v2"),
-    (0.04, "stderr", "whoami: cannot find name for user ID 1000"),
-    (0.2, "stdout", "INFO: === Starting kopia operations ==="),
-    (0.3, "stdout", "Connecting to filesystem repository"),
-    (0.3, "stdout", "Using filesystem path: /repository"),
-    (0.31, "stdout", "Executing connection command..."),
-    (1.9, "stdout", "Connected to repository."),
-    (2.5, "stdout", "INFO: === Starting backup operation ==="),
-    (2.6, "stdout", "Snapshotting recyclarr@media:/data ..."),
-    (
-        44.0,
-        "stdout",
-        "Created snapshot with root k5f3d0c2a9e8b7d6c5b4a39281706f5e4 and ID 7c9e4b1d2a3f40516273849a0b1c2d3e in 41s",
-    ),
-    (44.1, "stdout", "TIMING: Snapshot creation completed in 42 seconds"),
-    (45.0, "stdout", "INFO: === OPERATION SUMMARY ==="),
-    (45.0, "stdout", "INFO: OPERATION_TYPE: unknown"),
-    (45.0, "stdout", "INFO: OPERATION_RESULT: SUCCESS"),
-    (45.0, "stdout", "INFO: EXIT_CODE: 0"),
-    (45.5, "stdout", "INFO: === Done ==="),
-]
-
+# A healthy v3 backup (formats.md §3.2, §8.3): (seconds after the pod started, stream, text).
+HEALTHY_BACKUP = abridged_backup("recyclarr@media", "v0.17.7-cgo-fix-v2")
 # A v3 backup that deadlocks in the user lookup: connect starts, then nothing.
-HUNG_BACKUP = [
-    (0.0, "stdout", "Starting kopia mover container"),
-    (0.001, "stdout", "INFO: VolSync kopia container version: 0.17.7"),
-    (0.04, "stderr", "whoami: cannot find name for user ID 1000"),
-    (0.2, "stdout", "INFO: === Starting kopia operations ==="),
-    (0.3, "stdout", "Connecting to filesystem repository"),
-    (0.3, "stdout", "Using filesystem path: /repository"),
-    (0.31, "stdout", "Executing connection command..."),
-]
+HUNG_BACKUP = abridged_backup(version="0.17.7", hung=True)
 
 
 # Hypothesis profiles. `ci` (the default) is derandomized and bounded so CI runs the same examples

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import hung_then_healthy
-from loki_emulator import Fault, LokiEmulator, fail_when
 
 from analyzer import cli, errors
 from analyzer.errors import (
@@ -27,6 +26,7 @@ from analyzer.errors import (
     OutputError,
     WindowError,
 )
+from testing.loki_emulator import Fault, LokiEmulator, fail_when
 
 LOKI_VARIABLES = [
     "LOKI_ADDR",

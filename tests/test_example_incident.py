@@ -13,8 +13,9 @@ from conftest import EXAMPLES
 
 from analyzer import analyze
 from analyzer.cli import main
-from analyzer.markdown_safe import check_markdown, headings
-from analyzer.report import REFERENCE_HEADINGS, render_markdown
+from analyzer.markdown_safe import check_markdown
+from analyzer.report import render_markdown
+from testing.assertions import assert_reference_headings
 
 LOGS = EXAMPLES / "logs"
 TRUTH = json.loads((EXAMPLES / "ground-truth.json").read_text())
@@ -72,8 +73,7 @@ def test_report_has_the_reference_structure_and_names_the_failure(full):
     md = render_markdown(full)
     assert len(md) <= 60_000
     assert check_markdown(md) == []
-    h2 = [text for level, text in headings(md) if level == 2]
-    assert h2 == list(REFERENCE_HEADINGS)
+    assert_reference_headings(md)
     summary = md.split("## Summary", 1)[1].split("## Symptoms", 1)[0]
     n = TRUTH["signature_lines"]["unknown-userid"]
     assert "Cannot determine current user: user: unknown userid 1000" in summary
@@ -86,7 +86,7 @@ def test_cli_first_readme_command(tmp_path):
         main, [str(LOGS), "--fix-at", TRUTH["fix_at"]], catch_exceptions=False
     )
     assert result.exit_code == 0 and result.stderr == ""
-    assert [t for lvl, t in headings(result.stdout) if lvl == 2] == list(REFERENCE_HEADINGS)
+    assert_reference_headings(result.stdout)
 
 
 def crit(analysis) -> dict[str, bool | None]:

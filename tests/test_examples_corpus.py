@@ -21,7 +21,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 LOGS = EXAMPLES / "logs"
-SCRIPT = ROOT / "scripts" / "generate_examples.py"
+#: The generator, run as a module from ROOT so that it imports `testing` without an install.
+GENERATE = [sys.executable, "-m", "scripts.generate_examples"]
 GENERATED = ("logs", "ground-truth.json")
 LOG_KINDS = {"nodes", "kubectl", "cache", "kube"}
 HAND_WRITTEN = {"README.md"}
@@ -127,7 +128,7 @@ def truth() -> dict:
 def test_regenerating_gives_identical_files(tmp_path: Path) -> None:
     out = tmp_path / "examples"
     subprocess.run(
-        [sys.executable, str(SCRIPT), "--out", str(out), "--seed", "20260131", "--quiet"],
+        [*GENERATE, "--out", str(out), "--seed", "20260131", "--quiet"],
         check=True,
         cwd=ROOT,
     )
@@ -144,7 +145,7 @@ def test_regenerating_gives_identical_files(tmp_path: Path) -> None:
 def test_generation_is_deterministic(tmp_path: Path) -> None:
     for name in ("a", "b"):
         subprocess.run(
-            [sys.executable, str(SCRIPT), "--out", str(tmp_path / name), "--seed", "7", "--quiet"],
+            [*GENERATE, "--out", str(tmp_path / name), "--seed", "7", "--quiet"],
             check=True,
             cwd=ROOT,
         )

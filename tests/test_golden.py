@@ -83,10 +83,10 @@ def test_output_is_byte_identical_to_its_golden_copy(case, fmt):
 @pytest.fixture(scope="module")
 def loki_url():
     """The example pod logs pushed to the emulator as Promtail labels them."""
-    from loki_emulator import LokiEmulator
-    from test_loki_pipeline import POD_LOGS, WINDOW, promtail_streams
-
     from analyzer import analyze
+    from testing.examples import POD_LOGS, WINDOW
+    from testing.loki_emulator import LokiEmulator
+    from testing.loki_streams import promtail_streams
 
     emulator = LokiEmulator()
     for labels, entries in promtail_streams(analyze(POD_LOGS, **WINDOW).events):

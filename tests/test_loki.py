@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -21,9 +20,17 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-
-from loki_emulator import (  # noqa: E402
+from analyzer.sources import loki
+from analyzer.sources.loki import (
+    DEFAULT_SELECTOR,
+    LINES_SCHEMA,
+    LokiAuthError,
+    LokiConfig,
+    LokiError,
+    LokiQueryError,
+    fetch,
+)
+from testing.loki_emulator import (
     NS,
     QUERY_RANGE,
     Fault,
@@ -33,20 +40,9 @@ from loki_emulator import (  # noqa: E402
     fail_share,
     fail_when,
     go_unquote,
-    mover_streams,
     streams_from_push,
 )
-
-from analyzer.sources import loki  # noqa: E402
-from analyzer.sources.loki import (  # noqa: E402
-    DEFAULT_SELECTOR,
-    LINES_SCHEMA,
-    LokiAuthError,
-    LokiConfig,
-    LokiError,
-    LokiQueryError,
-    fetch,
-)
+from testing.loki_streams import FILTERS, mover_streams
 
 
 def _reference_dir() -> Path | None:
@@ -65,13 +61,6 @@ START, END = 1795580760000000000, 1795581420000000000  # 00-times.txt
 BASE = 1795580820000000000
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 T0_NS = loki.to_ns(T0)
-FILTERS = [
-    "Cannot determine current user",
-    "ERROR:",
-    "OPERATION_RESULT",
-    "=== Done ===",
-    "Starting kopia mover container",
-]
 
 
 def config(emu: LokiEmulator, **kwargs) -> LokiConfig:

@@ -9,22 +9,16 @@ from __future__ import annotations
 
 import json
 
-import polars as pl
 import pytest
 from click.testing import CliRunner
-from conftest import EXAMPLES
-from loki_emulator import QUERY_RANGE, Fault, LokiEmulator, fail_when
 
 from analyzer import analyze
 from analyzer.analysis import LokiRequest
 from analyzer.cli import main
-from analyzer.report import to_json
 from analyzer.sources.loki import LokiConfig
-
-# the Kubernetes dumps name the namespace of the pods saved with `kubectl logs`
-POD_LOGS = [str(EXAMPLES / "logs" / d) for d in ("nodes", "kubectl", "kube")]
-WINDOW = {"from_": "2026-01-28T00:00:00Z", "to": "2026-02-01T00:00:00Z"}
-FIX = "2026-01-29T18:00:00Z"
+from testing.examples import FIX, POD_LOGS, WINDOW, comparable
+from testing.loki_emulator import QUERY_RANGE, Fault, LokiEmulator, fail_when
+from testing.loki_streams import promtail_streams
 
 
 @pytest.fixture(scope="module")
@@ -34,29 +28,6 @@ def from_files():
     return analyze(POD_LOGS, fix_at=datetime.fromisoformat(FIX), **WINDOW)
 
 
-def promtail_streams(events: pl.DataFrame) -> list[tuple[dict, list]]:
-    """One Loki stream per (pod, container, stream), labelled as Promtail's Helm chart does."""
-    out = []
-    for (ns, pod, container, stream), group in events.group_by(
-        ["namespace", "pod", "container", "stream"], maintain_order=True
-    ):
-        app = pod.rsplit("-", 1)[0]
-        labels = {
-            "namespace": ns,
-            "pod": pod,
-            "container": container or "kopia",
-            "app": app,
-            "job": f"{ns}/{app}",
-            "node_name": "k8s-w1",
-            "stream": stream or "stdout",
-        }
-        entries = list(
-            zip(group["ts"].cast(pl.Int64).to_list(), group["message"].to_list(), strict=True)
-        )
-        out.append((labels, entries))
-    return out
-
-
 @pytest.fixture(scope="module")
 def loki(from_files):
     emulator = LokiEmulator(gzip_responses=True)
@@ -64,12 +35,6 @@ def loki(from_files):
         emulator.push(labels, entries)
     with emulator:
         yield emulator
-
-
-def comparable(analysis) -> dict:
-    data = to_json(analysis)
-    data.pop("inputs")
-    return data
 
 
 @pytest.mark.parametrize("mode", ["full", "pushdown"])

@@ -44,10 +44,11 @@ from analyzer import analysis as analysis_mod
 from analyzer import catalog
 from analyzer.analysis import analyze, events_from_raw
 from analyzer.envelopes import TS_YEARS, UNDECODABLE_PREFIX, parse_timestamp
-from analyzer.markdown_safe import check_markdown, headings
-from analyzer.report import REFERENCE_HEADINGS, RenderOptions, render_markdown, to_json
+from analyzer.markdown_safe import check_markdown
+from analyzer.report import RenderOptions, render_markdown, to_json
 from analyzer.sources import loki as loki_source
 from analyzer.sources.files import BINARY_SNIFF, InputError, read_files
+from testing.assertions import assert_reference_headings
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parent.parent / "reports" / "analysis.schema.json").read_text()
@@ -432,7 +433,7 @@ def test_the_report_renders_and_validates_whatever_the_input(files, window, fix_
         md = render_markdown(a)
         assert "hunter2-hunter2" not in md  # the secret among the generated messages
         assert check_markdown(md) == []
-        assert [t for level, t in headings(md) if level == 2] == list(REFERENCE_HEADINGS)
+        assert_reference_headings(md)
         assert len(md) <= RenderOptions().max_chars
         data = to_json(a)
         assert "hunter2-hunter2" not in json.dumps(data)
