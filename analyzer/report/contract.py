@@ -36,7 +36,10 @@ def to_json(analysis: Analysis, options: RenderOptions | None = None) -> dict[st
             "duration_seconds": None if r["duration_s"] is None else round(r["duration_s"], 3),
             "duration_is_lower_bound": r["duration_is_lower_bound"],
             "outcome": r["outcome"],
+            "outcome_basis": r["outcome_basis"],
             "exit_code": r["exit_code"],
+            "terminal_line": r["terminal_line"],
+            "lingered_seconds": None if r["lingered_s"] is None else round(r["lingered_s"], 3),
         }
         for r in a.runs.iter_rows(named=True)
     ]

@@ -29,7 +29,7 @@ KOPIA_LOGS = ("kopia-cli", "kopia-json")
 LOG_TEXT: dict[str, tuple[str, ...]] = {
     "events": ("message",),
     "unclassified": ("template", "example", "examples"),
-    "runs": ("last_message",),
+    "runs": ("last_message", "terminal_line"),
     "findings": ("example",),
 }
 

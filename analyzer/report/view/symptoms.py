@@ -25,6 +25,29 @@ class FirstLine:
         return replace(self, excerpt=self.excerpt.at(level.context))
 
 
+#: How each kind of evidence reads in the report (runs.BASES).
+EVIDENCE = {
+    "end-marker": "its end marker (OPERATION SUMMARY, `=== Done ===`, `… completed in Ns`)",
+    "terminal-line": "a line that ends the process, then nothing: exit not observed, inferred",
+    "replaced": "no end, and a newer pod of the same ReplicationSource started",
+    "silence-in-window": "no end, then silence longer than the hang threshold",
+    "active-at-window-end": "output still arriving when the window ended",
+    "no-timestamps": "no timestamps and no end: nothing shows how it ended",
+    "end-not-seen": "the output stops without an end (a paste, or a stream a viewer saw close): "
+    "not read as a hang",
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How many runs got one outcome from one kind of evidence, with an example line."""
+
+    outcome: str
+    runs: int
+    evidence: str
+    example: str
+
+
 @dataclass(frozen=True)
 class Symptoms:
     """What the incident looked like from outside, and when."""
@@ -37,6 +60,11 @@ class Symptoms:
     first_lines: tuple[FirstLine, ...]
     #: (time, event), in time order.
     timeline: tuple[tuple[str, str], ...]
+    #: Every outcome but a plain completion, with the evidence that made it.
+    verdicts: tuple[Verdict, ...] = ()
+    #: Runs that completed at their end marker but whose pod went on long after (median wait).
+    lingered: int = 0
+    lingered_median: str = ""
 
     def at(self, level: DetailLevel) -> Symptoms:
         return replace(self, first_lines=tuple(f.at(level) for f in self.first_lines))
@@ -62,7 +90,40 @@ def build(facts: Facts) -> Symptoms:
             if (excerpts := facts.excerpts.get(f["signature"]))
         ),
         timeline=_timeline(facts),
+        verdicts=_verdicts(a.runs),
+        lingered=int(a.runs["lingered_s"].is_not_null().sum()),
+        lingered_median=fmt_duration(a.runs["lingered_s"].median()),
     )
+
+
+def _verdicts(runs: pl.DataFrame) -> tuple[Verdict, ...]:
+    """Outcome and evidence counts, troubles first; a completion at its marker is no news."""
+    if runs.height == 0:
+        return ()
+    shown = runs.filter(~((pl.col("outcome") == "completed") & pl.col("lingered_s").is_null()))
+    example = pl.coalesce("terminal_line", "last_message").drop_nulls().first()
+    rows = (
+        shown.group_by("outcome", "outcome_basis", maintain_order=True)
+        .agg(pl.len().alias("runs"), example.alias("example"))
+        .with_columns(
+            pl.col("outcome")
+            .replace_strict(OUTCOME_ORDER, default=len(OUTCOME_ORDER))
+            .alias("_order")
+        )
+        .sort("_order", pl.col("runs"), descending=[False, True], maintain_order=True)
+    )
+    return tuple(
+        Verdict(
+            outcome=r["outcome"],
+            runs=r["runs"],
+            evidence=EVIDENCE.get(r["outcome_basis"] or "", "no evidence recorded"),
+            example=r["example"] or "",
+        )
+        for r in rows.iter_rows(named=True)
+    )
+
+
+OUTCOME_ORDER = {"hung": 0, "failed": 1, "unknown": 2, "running": 3, "completed": 4}
 
 
 def _timeline(facts: Facts) -> tuple[tuple[str, str], ...]:
