@@ -29,10 +29,12 @@ class Header:
 
 
 def header(shown: Analysis) -> Header:
-    """Title (the first root cause, else the first finding), window and status."""
+    """Title (the first root cause, else the first symptom; an environmental finding is never
+    the incident), window and status."""
     found = shown.findings.filter(pl.col("category") == "root-cause")
-    found = found if found.height else shown.findings
-    title = found["title"][0] if found.height else "no known failure signature found"
+    if not found.height:
+        found = shown.findings.filter(pl.col("category") == "symptom")
+    title = found["title"][0] if found.height else "no failure signature matched"
     start, end = fmt_utc(shown.window_start), fmt_utc(shown.window_end)
     return Header(
         title=f"VolSync mover postmortem: {title}",

@@ -64,6 +64,7 @@ class Summary:
 _STATUS_REASONS = {
     "RESOLVED": "every sign-off criterion holds",
     "OPEN": "a sign-off criterion fails",
+    "NO DATA": "no mover run was observed in the window, so nothing can be signed off",
 }
 
 
