@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
@@ -20,7 +20,7 @@ from .events import UTC_NS, empty_events, finalize
 from .sources.base import PASSED_SCHEMA, Provenance, Source, SourceResult, Wants, merge_gaps
 from .sources.files import FileSource, Overrides
 from .sources.loki import PUSHDOWN_AFTER_HOURS, LokiSource
-from .timeutil import Window, resolve_window
+from .timeutil import Window, fmt_utc, resolve_window
 
 __all__ = [
     "PUSHDOWN_AFTER_HOURS",
@@ -125,6 +125,9 @@ class Analysis:
     criteria: list[validation.Criterion]
     status: str
     unclassified: pl.DataFrame
+    #: What the user should know before reading the report (an empty or misplaced window, a
+    #: fix after the data, partial data): one line each; the CLI says them on stderr too.
+    notices: list[str] = field(default_factory=list)
 
     @property
     def window_end(self) -> datetime | None:
@@ -229,14 +232,19 @@ def analyze(
     data_start = timed.min() if timed.len() else None
     data_end = timed.max() if timed.len() else None
     window_end = window.end or data_end
+    # Input read from stdin may be live (`kubectl logs … | analyze -`): without an end given,
+    # a run's silence is measured up to the time of the analysis, not to its own last line.
+    live = "-" in paths and window.end is None
+    analysed_at = (now or datetime.now(UTC)).astimezone(UTC)
 
     matches = catalog_mod.match_events(events, cat.signatures)
     runs = runs_mod.reconstruct_runs(
         events,
-        window_end=window_end,
+        window_end=analysed_at if live else window_end,
         hang_after=hang_after,
         activity=activity,
         terminal=terminal,
+        silence_basis="silence-at-analysis-time" if live else "silence-in-window",
     )
     run_map = runs_mod.attach_to_runs(events, runs)
     probable = inference.infer(runs, matches, run_map, cat.signatures)
@@ -254,6 +262,16 @@ def analyze(
         gaps=gaps,
     )
     unclassified = _unclassified(events, matches, fix_at)
+    span = everything["ts"].drop_nulls()
+    notices = _notices(
+        window=window,
+        inputs=inputs,
+        span=(span.min(), span.max()) if span.len() else None,
+        data_end=data_end,
+        fix_at=fix_at,
+        runs=runs,
+        loki_selector=next((s.selector for s in chosen if isinstance(s, LokiSource)), None),
+    )
     return Analysis(
         window=window,
         data_start=data_start,
@@ -277,7 +295,55 @@ def analyze(
         criteria=criteria,
         status=validation.status(criteria, observed=runs.height > 0),
         unclassified=unclassified,
+        notices=notices,
     )
+
+
+def _notices(
+    *,
+    window: Window,
+    inputs: Inputs,
+    span: tuple[datetime, datetime] | None,
+    data_end: datetime | None,
+    fix_at: datetime | None,
+    runs: pl.DataFrame,
+    loki_selector: str | None,
+) -> list[str]:
+    """One line per thing that makes the report say less than the user may think."""
+    out = []
+    if inputs.lines == 0 and span is not None:
+        out.append(
+            f"the window {window.describe()} holds no log lines, but the input spans "
+            f"{fmt_utc(span[0])} → {fmt_utc(span[1])}; try --from/--to over that span"
+        )
+    elif inputs.lines == 0 and loki_selector and not inputs.gaps:
+        out.append(f"Loki returned no line for {loki_selector} in {window.describe()}")
+    elif inputs.lines and runs.height == 0:
+        out.append(
+            f"no mover output among the {inputs.lines} log lines: no VolSync mover or "
+            "KopiaMaintenance run can be judged"
+        )
+    if fix_at is not None and data_end is not None and fix_at > data_end:
+        out.append(
+            f"--fix-at {fmt_utc(fix_at)} is after the last log line ({fmt_utc(data_end)}): "
+            "nothing after the fix can be judged"
+        )
+    if inputs.gaps and window.start is not None and window.end is not None:
+        missing = sum(
+            (min(g["to"], window.end) - max(g["from"], window.start)).total_seconds()
+            for g in inputs.gaps
+        )
+        share = 100 * missing / (window.end - window.start).total_seconds()
+        out.append(
+            f"{share:.0f}% of the window could not be read ({len(inputs.gaps)} data gap(s), "
+            "listed in the report): it cannot be signed off"
+        )
+    if runs.height and (runs["outcome_basis"] == "no-timestamps").all():
+        out.append(
+            "the logs carry no timestamps (kubectl logs without --timestamps?): outcomes come "
+            "from the mover's markers only; add --timestamps for durations and hangs"
+        )
+    return out
 
 
 def _concat(frames: list[pl.DataFrame], empty: pl.DataFrame) -> pl.DataFrame:

@@ -146,6 +146,8 @@ def _run(
         _write_report(report.output, text)
     else:
         sys.stdout.write(text)
+    for notice in result.notices:
+        click.echo(f"analyze: warning: {notice}", err=True)
     if report.exit_code:
         if result.inputs.gaps:
             return EXIT_INCOMPLETE

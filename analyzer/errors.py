@@ -10,7 +10,9 @@ AnalyzerError          the base the CLI catches
 └── LokiError          talking to Loki
     ├── LokiConfigError  address, auth combination, TLS files, LOKI_* values (also a ValueError)
     ├── LokiAuthError    Loki or its gateway refused the credentials (HTTP 401/403)
-    └── LokiQueryError   Loki refused the query (HTTP 400)
+    ├── LokiQueryError   Loki refused the query (HTTP 400)
+    └── LokiUnreachableError  no Loki at the address (refused, no such host), or no sub-range
+                              of the window could be read at all
 
 Failures that only lose part of the data are not errors but data: skipped files and Loki gaps
 are listed in the report, and `--exit-code` turns a gap into exit 2.
@@ -26,6 +28,7 @@ __all__ = [
     "LokiConfigError",
     "LokiError",
     "LokiQueryError",
+    "LokiUnreachableError",
     "OutputError",
     "WindowError",
 ]
@@ -66,3 +69,8 @@ class LokiAuthError(LokiError):
 
 class LokiQueryError(LokiError):
     """Loki refused the query (HTTP 400); the message has Loki's text and the LogQL sent."""
+
+
+class LokiUnreachableError(LokiError):
+    """No Loki answers at the address (connection refused, the host does not resolve) before
+    any answer came, or every sub-range of the window failed: no report could look complete."""

@@ -123,7 +123,8 @@ RUNS_SCHEMA = {
 }
 #: Why a run got its outcome (`outcome_basis`): an end marker; a terminal line and then nothing
 #: (exit not observed); a newer pod of the same ReplicationSource started; silence longer than
-#: `hang_after` before the window's end; output still arriving at the window's end; no times;
+#: `hang_after` before the window's end (or, for live input from stdin, before the analysis);
+#: output still arriving at the window's end; no times;
 #: output with no pod name, or whose stream a viewer saw close, that just stops (a paste ends
 #: where it was cut, a closed stream is no live pod: no hang is read).
 BASES = (
@@ -131,6 +132,7 @@ BASES = (
     "terminal-line",
     "replaced",
     "silence-in-window",
+    "silence-at-analysis-time",
     "active-at-window-end",
     "no-timestamps",
     "end-not-seen",
@@ -169,8 +171,12 @@ def reconstruct_runs(
     hang_after: timedelta = timedelta(minutes=30),
     activity: pl.DataFrame | None = None,
     terminal: tuple[str, ...] = (),
+    silence_basis: str = "silence-in-window",
 ) -> pl.DataFrame:
     """Build the runs table from pod output; `window_end` defaults to the newest event.
+
+    `silence_basis` names a hang read from silence: `silence-at-analysis-time` when
+    `window_end` is the time of the analysis (live input from stdin), not the data's end.
 
     `terminal` adds regexes of lines that end the process (the catalog's terminal signatures)
     to the built-in TERMINAL_RES.
@@ -273,7 +279,7 @@ def reconstruct_runs(
         per_pod = _with_activity(per_pod, activity)
     per_pod = _script_exit_codes(per_pod)
     per_pod = _replacements(per_pod)
-    return _outcomes(per_pod, end_of_window, hang_after)
+    return _outcomes(per_pod, end_of_window, hang_after, silence_basis)
 
 
 def _with_activity(per_pod: pl.DataFrame, activity: pl.DataFrame) -> pl.DataFrame:
@@ -339,7 +345,9 @@ def _terminal_ending(term: str) -> pl.Expr:
     return ending.list.first()
 
 
-def _outcomes(frame: pl.DataFrame, window_end: datetime, hang_after: timedelta) -> pl.DataFrame:
+def _outcomes(
+    frame: pl.DataFrame, window_end: datetime, hang_after: timedelta, silence_basis: str
+) -> pl.DataFrame:
     has_end = (
         (pl.col("_done") > 0) | (pl.col("_success_end") > 0) | pl.col("_script_code").is_not_null()
     )
@@ -381,7 +389,7 @@ def _outcomes(frame: pl.DataFrame, window_end: datetime, hang_after: timedelta) 
         .when(replaced)
         .then(pl.lit("replaced"))
         .when(silent)
-        .then(pl.lit("silence-in-window"))
+        .then(pl.lit(silence_basis))
         .when(pl.col("last_activity") <= end_lit)
         .then(pl.lit("active-at-window-end"))
     )

@@ -23,6 +23,7 @@ from analyzer.errors import (
     LokiConfigError,
     LokiError,
     LokiQueryError,
+    LokiUnreachableError,
     OutputError,
     WindowError,
 )
@@ -119,6 +120,16 @@ CASES = {
         lambda s: _loki(s, "--bearer-token", TOKEN, "--org-id", "gone"),
         lambda s: ["HTTP 404"],
     ),
+    "nothing listens at the Loki address": Case(
+        LokiUnreachableError,
+        lambda s: ["--loki", "http://127.0.0.1:9", "--since", "1h"],
+        lambda s: ["cannot reach Loki at http://127.0.0.1:9: connection refused"],
+    ),
+    "every sub-range fails": Case(
+        LokiUnreachableError,
+        lambda s: _loki(s, "--bearer-token", TOKEN, "--org-id", "down"),
+        lambda s: ["no part of the window could be read", "HTTP 503"],
+    ),
     "--starter-pattern out of range": Case(
         AnalyzerError,
         lambda s: ["--starter-pattern", "999", s.logs],
@@ -130,7 +141,8 @@ CASES = {
 @pytest.fixture(scope="module")
 def loki_url():
     gone = fail_when(lambda info: info.headers.get("x-scope-orgid") == "gone", Fault.http(404))
-    with LokiEmulator(bearer_token=TOKEN, faults=gone) as emulator:
+    down = fail_when(lambda info: info.headers.get("x-scope-orgid") == "down", Fault.http(503))
+    with LokiEmulator(bearer_token=TOKEN, faults=[gone, down]) as emulator:
         yield emulator.url
 
 
@@ -151,6 +163,20 @@ def raised(monkeypatch) -> list[type]:
     return seen
 
 
+def _fast_retries(monkeypatch) -> None:
+    """Retries as the CLI makes them, but milliseconds apart (a failing Loki takes seconds)."""
+    from dataclasses import replace
+
+    from analyzer.sources.loki import LokiConfig
+
+    real = LokiConfig.from_env.__func__
+
+    def fast(cls, env, **kw):
+        return replace(real(cls, env, **kw), backoff_base_s=0.001, backoff_max_s=0.002)
+
+    monkeypatch.setattr(LokiConfig, "from_env", classmethod(fast))
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_every_error_is_one_line_naming_the_culprit_and_exit_2(
     name, tmp_path, loki_url, raised, monkeypatch
@@ -160,6 +186,7 @@ def test_every_error_is_one_line_naming_the_culprit_and_exit_2(
         monkeypatch.delenv(variable, raising=False)
     for variable, value in case.env:
         monkeypatch.setenv(variable, value)
+    _fast_retries(monkeypatch)
     setting = Setting(str(hung_then_healthy(tmp_path / "logs")), tmp_path, loki_url)
     result = CliRunner().invoke(cli.main, case.args(setting), catch_exceptions=False)
     assert result.exit_code == 2, result.output

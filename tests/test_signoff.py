@@ -91,3 +91,80 @@ def test_an_environmental_line_alone_is_never_the_headline(tmp_path):
     md = render_markdown(analyze([str(tmp_path)]))
     title = md.splitlines()[0]
     assert "whoami" not in title.lower() and "no failure signature matched" in title
+
+
+def test_an_empty_window_says_where_the_data_is_on_stderr_and_first_in_the_summary(tmp_path):
+    from click.testing import CliRunner
+
+    from analyzer.cli import main
+
+    d = cri_dir(tmp_path, "media", "volsync-src-app-aaaaa", "kopia")
+    write_lines(d / "0.log", cri_records(T0, HEALTHY_BACKUP))
+    result = CliRunner().invoke(
+        main, [str(tmp_path), "--from", "2026-03-01T00:00:00Z", "--to", "2026-03-03T00:00:00Z"]
+    )
+    assert result.exit_code == 0
+    warning = result.stderr.strip()
+    assert warning.startswith("analyze: warning: the window") and "\n" not in warning
+    assert "the input spans 2026-01-31T16:00:03Z" in warning and "--from/--to" in warning
+    summary = result.stdout.split("## Summary", 1)[1]
+    assert summary.lstrip().startswith("> **Note:** the window")
+    assert ticked(result.stdout) == []
+
+
+def test_a_fix_after_the_data_is_said(tmp_path):
+    d = cri_dir(tmp_path, "media", "volsync-src-app-aaaaa", "kopia")
+    write_lines(d / "0.log", cri_records(T0, HEALTHY_BACKUP))
+    from datetime import UTC, datetime
+
+    a = analyze([str(tmp_path)], fix_at=datetime(2026, 2, 5, tzinfo=UTC))
+    assert any(
+        n.startswith("--fix-at 2026-02-05T00:00:00Z is after the last log line") for n in a.notices
+    )
+
+
+def test_live_stdin_reads_silence_up_to_the_time_of_the_analysis(tmp_path, monkeypatch):
+    """`kubectl logs <hung pod> --timestamps | analyze - --pod …`: the README's own flow."""
+    import io
+    from datetime import UTC, datetime
+
+    from analyzer import Overrides
+
+    lines = [
+        "2026-01-31T16:00:03.412000000Z Starting kopia mover container",
+        "2026-01-31T16:00:03.722000000Z Executing connection command...",
+    ]
+    stdin = io.TextIOWrapper(io.BytesIO(("\n".join(lines) + "\n").encode()))
+    monkeypatch.setattr("sys.stdin", stdin)
+    a = analyze(
+        ["-"],
+        overrides=Overrides(namespace="media", pod="volsync-src-app-aaaaa"),
+        now=datetime(2026, 1, 31, 17, 0, tzinfo=UTC),
+    )
+    run = a.runs.row(0, named=True)
+    assert (run["outcome"], run["outcome_basis"]) == ("hung", "silence-at-analysis-time")
+    assert "hung if the pod is still running" in render_markdown(a)
+
+
+def test_live_stdin_that_just_spoke_is_running(tmp_path, monkeypatch):
+    import io
+    from datetime import UTC, datetime
+
+    from analyzer import Overrides
+
+    line = "2026-01-31T16:00:03.722000000Z Executing connection command...\n"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(line.encode())))
+    a = analyze(
+        ["-"],
+        overrides=Overrides(namespace="media", pod="volsync-src-app-aaaaa"),
+        now=datetime(2026, 1, 31, 16, 5, tzinfo=UTC),
+    )
+    assert a.runs["outcome"].to_list() == ["running"]
+
+
+def test_untimed_kubectl_logs_get_a_hint_to_add_timestamps(tmp_path):
+    paste = tmp_path / "volsync-src-app-aaaaa.log"
+    paste.write_text("Starting kopia mover container\nExecuting connection command...\n")
+    a = analyze([str(paste)])
+    assert a.runs["outcome"].to_list() == ["unknown"]
+    assert any("add --timestamps" in n for n in a.notices)

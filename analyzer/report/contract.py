@@ -87,6 +87,7 @@ def to_json(analysis: Analysis, options: RenderOptions | None = None) -> dict[st
             for c in criteria(a)
         ],
         "redactions": redactions,
+        "notices": list(a.notices),
         "catalog_overrides": [{"id": i, "path": p} for i, p in catalog_overrides(a)],
     }
 

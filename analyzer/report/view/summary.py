@@ -59,6 +59,8 @@ class Summary:
     status: str
     #: Why the status is what it is.
     status_reason: str
+    #: What to know before reading on (empty window, fix after the data, partial data).
+    notices: tuple[str, ...] = ()
 
 
 _STATUS_REASONS = {
@@ -113,4 +115,5 @@ def build(facts: Facts) -> Summary:
         periods=facts.periods,
         status=status,
         status_reason=_STATUS_REASONS.get(status, "the data cannot show every criterion yet"),
+        notices=tuple(facts.a.notices),
     )

@@ -31,6 +31,8 @@ EVIDENCE = {
     "terminal-line": "a line that ends the process, then nothing: exit not observed, inferred",
     "replaced": "no end, and a newer pod of the same ReplicationSource started",
     "silence-in-window": "no end, then silence longer than the hang threshold",
+    "silence-at-analysis-time": "live input: silent longer than the hang threshold at the time "
+    "of the analysis; hung if the pod is still running",
     "active-at-window-end": "output still arriving when the window ended",
     "no-timestamps": "no timestamps and no end: nothing shows how it ended",
     "end-not-seen": "the output stops without an end (a paste, or a stream a viewer saw close): "

@@ -14,7 +14,13 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from ...errors import LokiAuthError, LokiConfigError, LokiError, LokiQueryError
+from ...errors import (
+    LokiAuthError,
+    LokiConfigError,
+    LokiError,
+    LokiQueryError,
+    LokiUnreachableError,
+)
 from .config import ENV_VARIABLES, SECRET_FIELDS, LokiConfig
 from .errors import LimitTooHigh, RangeTooBig, Transient
 from .identity import CATEGORIZE_LABELS
@@ -142,6 +148,9 @@ class Session:
         )
         self.lock = threading.Lock()
         self.requests = 0
+        #: Whether Loki ever answered: until it has, a refused or unresolvable address is fatal
+        #: at once (no retries: nothing listens there), afterwards a passing fault.
+        self.answered = False
         self.bytes_received = 0
         self.lines_received = 0
         self.server_max_limit: int | None = None
@@ -223,7 +232,13 @@ class Session:
                     f"TLS handshake with {self.config.safe_addr} failed: "
                     f"{self.redact(_one_line(str(exc)))}"
                 ) from None
+            cause = _unreachable(exc)
+            if cause and not self.answered:
+                raise LokiUnreachableError(
+                    f"cannot reach Loki at {self.config.safe_addr}: {cause}"
+                ) from None
             raise Transient(f"connection problem: {type(exc).__name__}") from None
+        self.answered = True
         self._count(response.num_bytes_downloaded)
         return response
 
@@ -265,6 +280,38 @@ def _retry_after(response: httpx.Response) -> float | None:
         return float(value) if value else None
     except ValueError:
         return None
+
+
+#: What a connection error says when nothing can be reached at the address, by cause.
+_UNREACHABLE = (
+    ("connection refused", ("refused", "errno 111", "[errno 61]")),
+    (
+        "the host name does not resolve",
+        (
+            "name or service not known",
+            "nodename nor servname",
+            "no address associated",
+            "temporary failure in name resolution",
+            "getaddrinfo failed",
+            "name resolution",
+        ),
+    ),
+)
+
+
+def _unreachable(exc: BaseException) -> str | None:
+    """`connection refused` or `the host name does not resolve` when that is what `exc` (or an
+    error it wraps) says; None for other connection problems (resets, timeouts)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        text = str(seen).lower()
+        for cause, words in _UNREACHABLE:
+            if any(word in text for word in words):
+                return cause
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _is_tls_failure(exc: BaseException) -> bool:

@@ -7,9 +7,11 @@ so a run over local files never pays for them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ...envelopes import events_from_loki
+from ...errors import LokiUnreachableError
 from ...timeutil import fmt_utc
 from ..base import Provenance, SourceResult, Wants, merge_gaps
 from .logql import DEFAULT_SELECTOR
@@ -63,6 +65,13 @@ class LokiSource:
             parallel=self.parallel,
             progress=self.progress,
         )
+        gaps = merge_gaps(result.gaps)
+        if gaps and not result.lines.height and _covers(gaps, start, end):
+            reasons = "; ".join(dict.fromkeys(g["reason"] for g in gaps))
+            raise LokiUnreachableError(
+                f"no part of the window could be read from Loki at {self.config.safe_addr}: "
+                f"{reasons}"
+            )
         details = {
             "addr": self.config.safe_addr,
             "query": result.query if mode == "full" else self.selector + " |~ <catalog filters>",
@@ -78,5 +87,15 @@ class LokiSource:
             provenance=Provenance(kind="loki", paths=(self.config.safe_addr,), details=details),
             events=events_from_loki(result.lines),
             activity=result.activity if result.mode == "pushdown" else None,
-            gaps=merge_gaps(result.gaps),
+            gaps=gaps,
         )
+
+
+def _covers(gaps: list[dict], start: datetime, end: datetime) -> bool:
+    """Whether the (sorted, merged) gaps leave no moment of [start, end) readable."""
+    reached = start
+    for gap in gaps:
+        if gap["from"] > reached:
+            return False
+        reached = max(reached, gap["to"])
+    return reached >= end
