@@ -40,6 +40,13 @@ from realworld.suite import (  # noqa: E402
 FINDING_COLUMNS = ("named right", "partly", "unrecognised", "missed", "wrong", "nothing to name")
 
 
+def _reason(exc: Exception) -> str:
+    """One line for an exception (polars puts the gist of a regex error on an `error:` line)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    gist = [line for line in lines if line.startswith("error:")]
+    return f"{type(exc).__name__}: {(gist or lines or [''])[0][:200]}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", action="store_true", help="one line per case and variant")
@@ -54,10 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     runner = Runner(dirs)
     cases = load_cases()
     rows = []
+    errors = []
     with tempfile.TemporaryDirectory() as tmp:
         for n, case in enumerate(cases):
             for variant in VARIANTS:
-                result = runner.analyse(case, variant, Path(tmp) / variant / f"{n:03d}")
+                try:
+                    result = runner.analyse(case, variant, Path(tmp) / variant / f"{n:03d}")
+                except Exception as exc:  # a measurement: say which case broke, go on
+                    errors.append((f"{case.slug} ({variant})", _reason(exc)))
+                    continue
                 rows.append(
                     (
                         case,
@@ -94,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
             str(hangs["in thread"]),
         ]
         print("| " + " | ".join(cells) + " |")
+    for reason, count in Counter(reason for _, reason in errors).items():
+        where = ", ".join(name for name, r in errors if r == reason)
+        print(f"ERROR in {count} analyses: {reason}\n  {where[:500]}", file=sys.stderr)
     if args.cases:
         print()
         for case, variant, result, verdict, problem, hang in rows:
@@ -104,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                 + (f"  OUTCOME: {problem}" if problem else "")
                 + (f"  HANG: {hang}" if hang else "")
             )
-    return 0
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":
