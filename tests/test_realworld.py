@@ -68,7 +68,8 @@ def test_case_file_is_complete(case, runner):
 
 
 def test_pending_marks_are_removed_once_the_catalog_has_them():
-    """After the catalog branch is merged, its ids are built in: delete the `pending:` lines."""
+    """After the catalog branch is merged, its ids are built in: delete the `pending:` lines
+    (`python tests/realworld/score.py --drop-stale-pending` does it)."""
     builtin = {s.id for s in load_catalog().signatures}
     stale = {c.slug: sorted(set(c.pending) & builtin) for c in CASES}
     assert {slug: ids for slug, ids in stale.items() if ids} == {}

@@ -3,6 +3,7 @@
     python tests/realworld/score.py                    # the built-in catalog
     REALWORLD_PATTERNS=../wt-patterns/patterns python tests/realworld/score.py
     python tests/realworld/score.py --cases            # one line per case and variant
+    python tests/realworld/score.py --drop-stale-pending   # after the catalog branch is merged
 
 Findings, per case: `named right` (every expected id named, no wrong one), `partly` (some
 expected ids named, none wrong), `unrecognised` (no expected id named; the failure shows only
@@ -28,14 +29,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from realworld.suite import (  # noqa: E402
+    CASES,
     VARIANTS,
     Runner,
+    drop_pending,
     extra_pattern_dirs,
     finding_verdict,
     hang_verdict,
     load_cases,
     outcome_problem,
 )
+
+from analyzer.catalog import load_catalog  # noqa: E402
 
 FINDING_COLUMNS = ("named right", "partly", "unrecognised", "missed", "wrong", "nothing to name")
 
@@ -56,7 +61,19 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="extra pattern directory (repeatable; also $REALWORLD_PATTERNS)",
     )
+    parser.add_argument(
+        "--drop-stale-pending",
+        action="store_true",
+        help="remove from the case files the pending ids the built-in catalog now has, and exit",
+    )
     args = parser.parse_args(argv)
+    if args.drop_stale_pending:
+        built_in = {s.id for s in load_catalog().signatures}
+        for path in sorted(CASES.glob("*.yaml")):
+            removed = drop_pending(path, built_in)
+            if removed:
+                print(f"{path.name}: no longer pending: {', '.join(removed)}")
+        return 0
     dirs = [*extra_pattern_dirs(), *args.patterns]
     runner = Runner(dirs)
     cases = load_cases()

@@ -284,3 +284,25 @@ def hang_verdict(case: Case, variant: str, result: Result) -> str | None:
     if variant == "bare" or case["outcome"] != "unknown":
         return "invented"
     return "in thread" if case.get("hung_in_thread") else "by rule"
+
+
+def drop_pending(path: Path, built_in: set[str]) -> list[str]:
+    """Remove the ids now built in from a case file's `pending:` list (the list and
+    `pending_outcome` go when it empties), editing only those lines. Returns the ids removed."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = next((n for n, line in enumerate(lines) if line.rstrip("\n") == "pending:"), None)
+    if start is None:
+        return []
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("  - "):
+        end += 1
+    items = lines[start + 1 : end]
+    removed = [line[4:].strip() for line in items if line[4:].strip() in built_in]
+    if not removed:
+        return []
+    kept = [line for line in items if line[4:].strip() not in built_in]
+    lines[start:end] = [lines[start], *kept] if kept else []
+    if not kept:
+        lines = [line for line in lines if line.rstrip("\n") != "pending_outcome: true"]
+    path.write_text("".join(lines), encoding="utf-8")
+    return removed
