@@ -222,6 +222,8 @@ class Runner:
 
     def analyse(self, case: Case, variant: str, root: Path) -> Result:
         path, to = write_variant(case, variant, root)
+        # analyze() loads the catalog on every call; for the duration of this call it gets the
+        # one loaded here, so a hundred analyses cost one load
         real = analysis_mod.catalog_mod.load_catalog
         analysis_mod.catalog_mod.load_catalog = lambda *_a, **_k: self.catalog
         try:
