@@ -47,7 +47,11 @@ VIEWER_RE = (
 )
 #: Viewers that show the container name as a column before each message (k9s on a pod with
 #: init containers, stern): the column is stripped where nearly every line of a file has it.
-CONTAINER_COLUMN_RE = r"^(?P<c>kopia|restic|kopia-maintenance|rclone|rsync|rsync-tls|syncthing) "
+CONTAINER_COLUMN_RE = (
+    r"^(?:(?P<c>kopia|restic|kopia-maintenance|rclone|rsync|rsync-tls|syncthing) "
+    # docker compose's `<service>-1  | ` before every line
+    r"|(?P<compose>[A-Za-z0-9][A-Za-z0-9_.-]*)\s+\| )"
+)
 #: Kopia's progress line with the error that ended the command glued on after it, once the
 #: `\r` between them was lost (a paste, a log that kept only the last redraw).
 GLUED_AFTER_PROGRESS_RE = r"(\d+ hashing, [^\r]*?)((?:ERROR|WARN) )"
@@ -297,13 +301,15 @@ def _viewer_lines(frame: pl.DataFrame) -> pl.DataFrame:
     shown = pl.col("envelope").is_in(["kubectl", "plain"])
     viewer = shown & msg.str.contains(VIEWER_RE)
     output = shown & ~viewer
-    column = msg.str.extract(CONTAINER_COLUMN_RE, 1)
-    has_column = output & column.is_not_null()
+    found = msg.str.extract_groups(CONTAINER_COLUMN_RE)
+    column = found.struct.field("c")
+    width = msg.str.extract(r"^(" + CONTAINER_COLUMN_RE[1:] + r")", 1).str.len_chars()
+    has_column = output & width.is_not_null()
     lines = output.sum().over("source")
     strip = has_column & (has_column.sum().over("source") >= 0.8 * lines) & (lines >= 2)
     frame = frame.with_columns(
         viewer.alias("_viewer"),
-        pl.when(strip).then(msg.str.slice(column.str.len_chars() + 1)).otherwise(msg),
+        pl.when(strip).then(msg.str.slice(width)).otherwise(msg),
         pl.when(strip & pl.col("container").is_null())
         .then(column)
         .otherwise(pl.col("container"))

@@ -55,9 +55,15 @@ TERMINAL_RES = (
     r"^Fatal: ",
     r"^(?:error connecting to repository|unable to open repository|failed to open repository"
     r"|error opening repository|open repository|error running maintenance"
-    r"|error creating repository|unable to connect to repository|error connecting to API server)\b"
-    r".*:",
+    r"|error creating repository|unable to connect to repository|error connecting to API server"
+    r"|error (?:upgrading|restoring|verifying|snapshotting|listing|flushing|creating snapshot)"
+    r"|restore error|flush error|snapshot GC failure|error flushing writer)\b.*:",
     r"^(?:ERROR )?Found \d+ fatal error\(s\)",
+    r"^(?:ERROR )?encountered \d+ errors?\b",
+    # a Go CLI's (cobra's) exit message, KopiaUI's connect failure
+    r"^(?:Error|Connect Error): \S",
+    # restic before `Fatal:` prefixed its exits
+    r"^(?:creating|create) backend at \S+ failed: ",
     r"^panic: ",
     r"^fatal error: ",
 )

@@ -238,3 +238,35 @@ def test_an_error_glued_to_a_progress_line_is_its_own_row(tmp_path):
     events = analyze([str(paste)]).events
     assert events["message"].to_list()[-1] == "flush error: access denied"
     assert events["level"].to_list()[-1] == "ERROR"
+
+
+def test_docker_compose_prefixes_are_a_column_and_restic_hints_stay_trailers(tmp_path):
+    """lobaro/restic-backup-docker-like pastes: `<service>-1  | ` before every line."""
+    paste = tmp_path / "compose.txt"
+    paste.write_text(
+        "backup-1  | Starting container\n"
+        "backup-1  | Fatal: unable to open config file: Stat: The specified key does not exist.\n"
+        "backup-1  | Is there a repository at the following location?\n"
+        "backup-1  | s3:https://s3.example.com/backups\n"
+    )
+    run = only_run(analyze([str(paste)]))
+    assert (run["outcome"], run["outcome_basis"]) == ("failed", "terminal-line")
+    assert run["terminal_line"].startswith("Fatal: unable to open config file")
+
+
+def test_a_go_cli_exit_message_is_terminal_but_an_error_before_silence_is_not_one(tmp_path):
+    """The reference incident: `ERROR Cannot determine current user` and then a deadlock."""
+    pod(
+        tmp_path,
+        "volsync-src-app-aaaaa",
+        [
+            (0.0, "stdout", "Starting kopia mover container"),
+            (0.31, "stdout", "Executing connection command..."),
+            (0.4, "stderr", "ERROR Cannot determine current user: user: unknown userid 1000"),
+        ],
+    )
+    run = only_run(analyze([str(tmp_path)], to="2026-01-31T20:00:00Z"))
+    assert run["outcome"] == "hung" and run["terminal_line"] is None
+    paste = tmp_path / "kopiaui.txt"
+    paste.write_text("Error: error flushing writer: error writing pack: access denied\n")
+    assert only_run(analyze([str(paste)]))["outcome"] == "failed"
