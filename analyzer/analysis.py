@@ -217,7 +217,10 @@ def analyze(
     documents = [d for r in results for _, d in r.documents]
     events = kube.fill_namespaces(events, documents)
     passed = _concat([r.passed for r in results], pl.DataFrame(schema=PASSED_SCHEMA))
-    terminal = tuple(rx for sig in cat.signatures if sig.terminal for rx in sig.regex)
+    # joined into one alternation by the run reconstruction: named groups must not repeat
+    terminal = tuple(
+        catalog_mod.anonymous(rx) for sig in cat.signatures if sig.terminal for rx in sig.regex
+    )
     activity = _activity(results, events, passed, terminal)
     inputs = Inputs(
         sources=[r.provenance for r in results],

@@ -113,19 +113,15 @@ WITHOUT_REFERENCES = frozenset(
         "cache-auto-heal",
         "cache-heal-refused",
         "clock-skew",
-        "context-deadline-exceeded",
         "kopia-cli-usage-error",
         "kopia-retention-failure",
         "maintenance-lock-held",
         "mover-script-error-exit",
-        "network-connection-error",
         "quick-maintenance-failed",
         "read-only-filesystem",
         "repository-upgrade-in-progress",
-        "restic-wrong-password",
         "set-client-identity-failed",
         "sigterm-not-cache",
-        "snapshot-fatal-errors",
         "snapshot-ignored-errors",
         "stale-file-handle",
         "storage-io-error",
@@ -530,3 +526,18 @@ def test_the_silent_after_connect_rule_attributes_only_unexplained_hangs():
     assert probable.columns == ["run_id", "signature", "code", "reason"]
     none = inference.infer(runs, matches, run_map, [])
     assert none.schema == pl.Schema(inference.PROBABLE_SCHEMA) and none.height == 0
+
+
+def test_terminal_signatures_may_extract_fields_of_the_same_name(tmp_path):
+    """The run reconstruction joins every terminal signature's regexes into one alternation; two
+    of them extracting a field of the same name (`detail`) must not break the analysis."""
+    from analyzer import analyze
+
+    names = [n for s in load_catalog().signatures if s.terminal for n in s.fields]
+    assert len(names) > len(set(names))
+    paste = tmp_path / "paste.log"
+    paste.write_text(
+        "ERROR error updating maintenance schedule: error getting schedule: invalid schedule blob\n"
+    )
+    runs = analyze([str(paste)]).runs
+    assert runs["outcome"].to_list() == ["failed"]
