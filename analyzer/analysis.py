@@ -248,6 +248,9 @@ def analyze(
         activity=activity,
         terminal=terminal,
         silence_basis="silence-at-analysis-time" if live else "silence-in-window",
+        hangs=tuple(
+            catalog_mod.anonymous(rx) for sig in cat.signatures if sig.hang for rx in sig.regex
+        ),
     )
     run_map = runs_mod.attach_to_runs(events, runs)
     probable = inference.infer(runs, matches, run_map, cat.signatures)

@@ -74,6 +74,9 @@ TRAILER_RE = (
     r"|\S+\.go:\d+|Is there a repository at the following location\?"
     r"|(?:s3|b2|azure|gs|rest|sftp|swift|rclone|local):\S+$|/\S*$|ERROR: |error: )"
 )
+#: A shell prompt in a pasted transcript (`$ kopia --version`, `root@host:~# restic init`): what
+#: follows it is another command, so it never keeps an earlier line from ending the run.
+PROMPT_RE = r"^(?:[$#] |\S+@\S+:\S*[$#] ?)"
 #: An end marker followed by more output this much later: the pod finished its work but did not
 #: exit (the run is completed at its marker; the lingering is reported).
 LINGER = timedelta(minutes=5)
@@ -132,7 +135,8 @@ RUNS_SCHEMA = {
 #: `hang_after` before the window's end (or, for live input from stdin, before the analysis);
 #: output still arriving at the window's end; no times;
 #: output with no pod name, or whose stream a viewer saw close, that just stops (a paste ends
-#: where it was cut, a closed stream is no live pod: no hang is read).
+#: where it was cut, a closed stream is no live pod: no hang is read); an error line and then
+#: silence (the error may have ended the process: neither a hang nor a failure is read).
 BASES = (
     "end-marker",
     "terminal-line",
@@ -142,6 +146,7 @@ BASES = (
     "active-at-window-end",
     "no-timestamps",
     "end-not-seen",
+    "error-then-silence",
 )
 
 _POD_OUTPUT = ("cri", "kubectl", "docker", "plain", "loki", "raw")
@@ -178,8 +183,12 @@ def reconstruct_runs(
     activity: pl.DataFrame | None = None,
     terminal: tuple[str, ...] = (),
     silence_basis: str = "silence-in-window",
+    hangs: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Build the runs table from pod output; `window_end` defaults to the newest event.
+
+    `hangs` are regexes of lines that precede a hang (the catalog's `hang: true` signatures):
+    silence after one is a hang even though the line is an error.
 
     `silence_basis` names a hang read from silence: `silence-at-analysis-time` when
     `window_end` is the time of the analysis (live input from stdin), not the data's end.
@@ -253,6 +262,7 @@ def reconstruct_runs(
         msg.str.extract(VERSION_RE, 2).drop_nulls().first().alias("mover_version"),
         msg.str.extract(VERSION_RE, 1).drop_nulls().first().alias("_mover_word"),
         said.last().alias("last_message"),
+        pl.col("level").filter(msg.str.strip_chars() != "").last().alias("_last_level"),
         # the connect command followed by at most a couple of Kopia lines, then nothing
         said.tail(3).alias("_tail"),
         # a terminal line, then at most a stack trace or a script's error exit
@@ -280,6 +290,7 @@ def reconstruct_runs(
         .list.any()
         .alias("stalled_after_connect"),
         _terminal_ending(term).alias("terminal_line"),
+        _error_then_silence(hangs).alias("_error_end"),
     )
     if activity is not None and activity.height:
         per_pod = _with_activity(per_pod, activity)
@@ -334,21 +345,47 @@ def _terminal_ending(term: str) -> pl.Expr:
     null): read from the end, trailers and terminal lines may stand until the first other line;
     among those, the earliest terminal line is the one that ended the process."""
     element = pl.element()
+    is_term = element.str.contains(term)
+    prompt = element.str.contains(PROMPT_RE)
+    # the last pasted command's block (its prompt and what follows): when it holds no terminal
+    # line it is another command, and it does not keep an earlier line from ending the run
+    last_block = (prompt.cast(pl.Int32).cum_sum() == prompt.cast(pl.Int32).sum()) & prompt.any()
+    skip = last_block & ~(is_term & last_block & ~prompt).any()
     ending = pl.col("_ending").list.eval(
         pl.when(
-            (element.str.contains(term) | element.str.contains(TRAILER_RE))
+            (is_term | element.str.contains(TRAILER_RE) | skip)
             .cast(pl.Int8)
             .reverse()
             .cum_min()
             .reverse()
             .cast(pl.Boolean)
-            & element.str.contains(term)
+            & is_term
+            & ~skip
         )
         .then(element)
         .otherwise(None)
         .drop_nulls()
     )
     return ending.list.first()
+
+
+#: An error the output stops on may have ended the process (its exit not observed) or not: no
+#: hang is read from the silence after one, unless a `hang: true` signature says so.
+ERROR_LINE_RE = (
+    r"(?i)(?:^(?:error|fatal|panic)\b|\b(?:error|failed|fatal|unable to|cannot|denied|refused"
+    r"|timed out|timeout)\b)"
+)
+
+
+def _error_then_silence(hangs: tuple[str, ...]) -> pl.Expr:
+    """Whether the last line is an error (by level or words) that no hang signature claims."""
+    last = pl.col("last_message")
+    error = (pl.col("_last_level") == "ERROR").fill_null(False) | last.str.contains(
+        ERROR_LINE_RE
+    ).fill_null(False)
+    if hangs:
+        error = error & ~last.str.contains("|".join(f"(?:{rx})" for rx in hangs)).fill_null(False)
+    return error
 
 
 def _outcomes(
@@ -392,6 +429,8 @@ def _outcomes(
         .then(pl.lit("no-timestamps"))
         .when(unnamed)
         .then(pl.lit("end-not-seen"))
+        .when(pl.col("_error_end") & (replaced | silent))
+        .then(pl.lit("error-then-silence"))
         .when(replaced)
         .then(pl.lit("replaced"))
         .when(silent)
@@ -406,7 +445,7 @@ def _outcomes(
         .then(pl.lit("completed"))
         .when(terminal)
         .then(pl.lit("failed"))
-        .when(timeless | unnamed)
+        .when(timeless | unnamed | (pl.col("_error_end") & (replaced | silent)))
         .then(pl.lit("unknown"))
         .when(replaced | silent)
         .then(pl.lit("hung"))

@@ -270,3 +270,38 @@ def test_a_go_cli_exit_message_is_terminal_but_an_error_before_silence_is_not_on
     paste = tmp_path / "kopiaui.txt"
     paste.write_text("Error: error flushing writer: error writing pack: access denied\n")
     assert only_run(analyze([str(paste)]))["outcome"] == "failed"
+
+
+def test_an_error_and_then_silence_is_neither_a_hang_nor_a_failure(tmp_path):
+    pod(
+        tmp_path,
+        "volsync-src-app-aaaaa",
+        [
+            (0.0, "stdout", "Starting kopia mover container"),
+            (6.0, "stdout", "Snapshotting app@media:/data ..."),
+            (9.0, "stderr", "ERROR error reading directory /data/db: input/output error"),
+        ],
+    )
+    run = only_run(analyze([str(tmp_path)], to="2026-01-31T20:00:00Z"))
+    assert (run["outcome"], run["outcome_basis"]) == ("unknown", "error-then-silence")
+    assert run["exit_code"] is None and run["duration_is_lower_bound"]
+
+
+def test_a_later_pasted_command_does_not_hide_the_line_that_ended_the_run(tmp_path):
+    """kopia/kopia#3459: the paste goes on with `$ kopia --version` after the final error."""
+    paste = tmp_path / "shell.txt"
+    paste.write_text(
+        "Finished full maintenance.\n"
+        "ERROR snapshot GC failure: error running snapshot gc: unable to find in-use content ID\n"
+        "$ kopia --version\n"
+        "0.15.0 build: dd1ebb11cfdb7902a2b87106dfeea038858bafb5 from: kopia/kopia\n"
+    )
+    run = only_run(analyze([str(paste)]))
+    assert (run["outcome"], run["outcome_basis"]) == ("failed", "terminal-line")
+    # a prompt before the command's own output ends nothing
+    earlier = tmp_path / "init.txt"
+    earlier.write_text(
+        "root@foo:~# restic init\n"
+        "create backend at s3:s3.amazonaws.com/foo/restic failed: client.BucketExists: Access Denied.\n"
+    )
+    assert only_run(analyze([str(earlier)]))["outcome"] == "failed"

@@ -35,6 +35,8 @@ EVIDENCE = {
     "of the analysis; hung if the pod is still running",
     "active-at-window-end": "output still arriving when the window ended",
     "no-timestamps": "no timestamps and no end: nothing shows how it ended",
+    "error-then-silence": "an error line, then silence: it may have ended the process (exit "
+    "not observed) or not; neither a hang nor a failure is read",
     "end-not-seen": "the output stops without an end (a paste, or a stream a viewer saw close): "
     "not read as a hang",
 }
