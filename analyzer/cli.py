@@ -1,8 +1,8 @@
 """`analyze`: the command line, a thin layer over `analyzer.analyze()` and the report module.
 
 Exit codes: 0 success; 1 with `--exit-code` when a sign-off criterion fails or cannot be shown;
-2 for usage and input errors (any `AnalyzerError`: one line on stderr), and with `--exit-code`
-when part of the data is missing (a gap).
+2 for usage, input and source errors (any `AnalyzerError`: one line on stderr), and with
+`--exit-code` when part of the data is missing (a gap); 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ EXIT_OK = 0
 EXIT_CRITERIA = 1  # --exit-code: a sign-off criterion fails or cannot be shown
 EXIT_USAGE = 2  # an AnalyzerError (one line on stderr) or a flag click rejects
 EXIT_INCOMPLETE = 2  # --exit-code: part of the data is missing (a Loki gap)
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a process ended by SIGINT
 
 
 def _list_patterns(dirs: tuple[str, ...]) -> None:
@@ -89,6 +90,9 @@ def main(
     except AnalyzerError as exc:  # anything else is a bug and keeps its traceback
         click.echo(f"analyze: error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:  # Ctrl-C: no traceback, the shell's code for SIGINT
+        click.echo("analyze: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     if code != EXIT_OK:
         sys.exit(code)
 

@@ -125,6 +125,11 @@ CASES = {
         lambda s: ["--loki", "http://127.0.0.1:9", "--since", "1h"],
         lambda s: ["cannot reach Loki at http://127.0.0.1:9: connection refused"],
     ),
+    "the Loki host does not resolve": Case(
+        LokiUnreachableError,
+        lambda s: ["--loki", "http://loki.nonexistent.invalid:3100", "--since", "1h"],
+        lambda s: ["loki.nonexistent.invalid", "the host name does not resolve"],
+    ),
     "every sub-range fails": Case(
         LokiUnreachableError,
         lambda s: _loki(s, "--bearer-token", TOKEN, "--org-id", "down"),
@@ -270,3 +275,13 @@ def test_docstring_tree_lists_every_class_under_its_base():
         base = classes[name].__bases__[0]
         assert base.__name__ == (parent or "Exception"), name
     assert set(errors.__all__) == set(classes)
+
+
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_run", interrupted)
+    result = CliRunner().invoke(cli.main, [str(tmp_path)], catch_exceptions=False)
+    assert result.exit_code == 130
+    assert result.stderr.strip() == "analyze: interrupted"
