@@ -160,7 +160,8 @@ def _successful_syncs(
     if missing.height:
         names = ", ".join(
             sorted(
-                f"{r['namespace']}/{r['replication_source']}" for r in missing.iter_rows(named=True)
+                f"{r['namespace'] or '?'}/{r['replication_source'] or '?'}"
+                for r in missing.iter_rows(named=True)
             )
         )
         return Criterion(

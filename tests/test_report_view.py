@@ -191,3 +191,27 @@ def test_analysis_inputs_is_read_in_one_place_only(example):
     assert watched.readers == {"inputs_view"}
     assert f"**Inputs:** {example.inputs.lines} lines" in markdown
     assert data["inputs"]["lines"] == example.inputs.lines
+
+
+def test_an_alternative_two_root_causes_offer_is_listed_once(tmp_path):
+    from conftest import T0, cri_dir, cri_records, write_lines
+
+    from analyzer import RenderOptions, analyze
+    from analyzer.report.view import build
+
+    d = cri_dir(tmp_path, "media", "volsync-src-app-aaaaa", "kopia")
+    lines = [
+        (0.0, "stdout", "Starting kopia mover container"),
+        (1.0, "stderr", "ERROR Cannot determine current user: user: unknown userid 1000"),
+        (
+            2.0,
+            "stderr",
+            "ERROR Cannot determine current user: user: Current requires cgo or $USER set in environment",
+        ),
+    ]
+    write_lines(d / "0.log", cri_records(T0, lines))
+    a = analyze([str(tmp_path)])
+    titles = [alt.title for alt in build(a, RenderOptions()).alternatives.items]
+    # both user-lookup causes offer "Add the mover UID to /etc/passwd"
+    assert titles.count("Add the mover UID to /etc/passwd") == 1
+    assert len(titles) == len(set(titles)) >= 2

@@ -17,7 +17,10 @@ class Alternatives:
 
 
 def build(facts: Facts) -> Alternatives:
-    """Every alternative the catalog lists for the root causes found."""
-    return Alternatives(
-        tuple(alt for f in facts.root for alt in facts.signatures[f["signature"]].alternatives)
-    )
+    """Every alternative the catalog lists for the root causes found, each once: two causes may
+    offer the same fix (the same title); the first keeps its place."""
+    once: dict[str, Alternative] = {}
+    for f in facts.root:
+        for alt in facts.signatures[f["signature"]].alternatives:
+            once.setdefault(alt.title, alt)
+    return Alternatives(tuple(once.values()))

@@ -7,7 +7,7 @@ from typing import Any
 
 from ...analysis import Analysis
 from ...timeutil import fmt_duration, fmt_utc
-from .facts import Facts
+from .facts import Facts, rs_label
 from .inputs import InputsView
 
 
@@ -78,7 +78,7 @@ def build(facts: Facts) -> Environment:
         failed_uids=", ".join(str(uid) for uid in env["failed_uids"]),
         replication_sources=tuple(_status_row(rs) for rs in env["replication_sources"]),
         failed_jobs=tuple(
-            (f"{j['namespace']}/{j['job']}", str(j["failure_reason"]))
+            (rs_label(j["namespace"], j["job"]), str(j["failure_reason"]))
             for j in env["jobs"]
             if j["failure_reason"]
         ),
@@ -90,7 +90,7 @@ def build(facts: Facts) -> Environment:
 def _status_row(rs: dict[str, Any]) -> StatusRow:
     status_s, log_s = rs["status_duration_s"], rs["log_duration_s"]
     return StatusRow(
-        name=f"{rs['namespace']}/{rs['name']}",
+        name=rs_label(rs["namespace"], rs["name"]),
         last_sync=rs["last_sync_time"] or "never",
         status_duration="" if status_s is None else fmt_duration(status_s),
         log_end=fmt_utc(rs["log_end"]) if rs["log_end"] else "none",
