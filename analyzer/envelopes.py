@@ -47,8 +47,13 @@ VIEWER_RE = (
 )
 #: Viewers that show the container name as a column before each message (k9s on a pod with
 #: init containers, stern): the column is stripped where nearly every line of a file has it.
+_MOVER_CONTAINER = r"(?:kopia|restic|kopia-maintenance|rclone|rsync|rsync-tls|syncthing)"
 CONTAINER_COLUMN_RE = (
-    r"^(?:(?P<c>kopia|restic|kopia-maintenance|rclone|rsync|rsync-tls|syncthing) "
+    # stern's `<pod> <container> <message>`, for a VolSync or KopiaMaintenance pod
+    r"^(?:(?P<spod>(?:volsync-(?:src|dst)|kopia-maint)-[a-z0-9.-]+) (?P<sc>"
+    + _MOVER_CONTAINER
+    + r") "
+    r"|(?P<c>kopia|restic|kopia-maintenance|rclone|rsync|rsync-tls|syncthing) "
     # docker compose's `<service>-1  | ` before every line
     r"|(?P<compose>[A-Za-z0-9][A-Za-z0-9_.-]*)\s+\| )"
 )
@@ -302,7 +307,8 @@ def _viewer_lines(frame: pl.DataFrame) -> pl.DataFrame:
     viewer = shown & msg.str.contains(VIEWER_RE)
     output = shown & ~viewer
     found = msg.str.extract_groups(CONTAINER_COLUMN_RE)
-    column = found.struct.field("c")
+    column = pl.coalesce(found.struct.field("sc"), found.struct.field("c"))
+    column_pod = found.struct.field("spod")
     width = msg.str.extract(r"^(" + CONTAINER_COLUMN_RE[1:] + r")", 1).str.len_chars()
     has_column = output & width.is_not_null()
     lines = output.sum().over("source")
@@ -314,6 +320,12 @@ def _viewer_lines(frame: pl.DataFrame) -> pl.DataFrame:
         .then(column)
         .otherwise(pl.col("container"))
         .alias("container"),
+        pl.when(strip & pl.col("pod").is_null())
+        .then(column_pod)
+        .otherwise(pl.col("pod"))
+        .alias("pod")
+        if "pod" in frame.columns
+        else pl.when(strip).then(column_pod).alias("pod"),
     )
     named = pl.col("message").str.extract_groups(VIEWER_RE)
     frame = frame.with_columns(

@@ -305,3 +305,16 @@ def test_a_later_pasted_command_does_not_hide_the_line_that_ended_the_run(tmp_pa
         "create backend at s3:s3.amazonaws.com/foo/restic failed: client.BucketExists: Access Denied.\n"
     )
     assert only_run(analyze([str(earlier)]))["outcome"] == "failed"
+
+
+def test_stern_output_names_pod_and_container_per_line(tmp_path):
+    paste = tmp_path / "stern.txt"
+    paste.write_text(
+        "volsync-src-app-2rnkj kopia Starting kopia mover container\n"
+        "volsync-src-app-2rnkj kopia Executing connection command...\n"
+        "volsync-src-app-2rnkj kopia Kopia completed in 12s\n"
+        "volsync-src-app-2rnkj kopia === Done ===\n"
+    )
+    run = only_run(analyze([str(paste)]))
+    assert run["pod"] == "volsync-src-app-2rnkj" and run["replication_source"] == "app"
+    assert (run["outcome"], run["duration_s"]) == ("completed", 12.0)
