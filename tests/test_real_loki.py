@@ -84,3 +84,78 @@ def test_a_bad_logql_selector_is_loki_s_own_400(real_loki):
     source = LokiSource(LokiConfig(addr=real_loki), selector='{container=~"kopia"', mode="full")
     with pytest.raises(LokiQueryError, match="HTTP 400"):
         analyze(loki=source, **WINDOW)
+
+
+#: A crowded instant: more lines at one nanosecond than Loki's 5,000-line page cap.
+CROWD = 12_000
+CROWD_NS = 1_769_875_200_000_000_000  # 2026-01-31T16:00:00Z
+
+
+def _push(url: str, labels: dict, entries: list[tuple[int, str]]) -> None:
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for i in range(0, len(entries), PUSH_BATCH):
+            values = [[str(ts), line] for ts, line in entries[i : i + PUSH_BATCH]]
+            reply = client.post(
+                "/loki/api/v1/push", json={"streams": [{"stream": labels, "values": values}]}
+            )
+            assert reply.status_code == 204, reply.text
+
+
+def test_paging_through_one_crowded_nanosecond_loses_and_repeats_nothing(real_loki):
+    from analyzer.sources.loki import fetch
+
+    labels = {"namespace": "paging", "pod": "volsync-src-crowd-abcde", "container": "kopia"}
+    lines = [f"line {i:05d} of the crowd" for i in range(CROWD)]
+    _push(real_loki, labels, [(CROWD_NS, line) for line in lines])
+    start = datetime.fromisoformat("2026-01-31T15:59:00Z")
+    end = datetime.fromisoformat("2026-01-31T16:01:00Z")
+    result = fetch(
+        LokiConfig(addr=real_loki), start, end, selector='{namespace="paging"}', parallel=2
+    )
+    got = result.lines["message"].to_list()
+    assert len(got) == CROWD and sorted(got) == sorted(lines) and not result.gaps
+
+
+def test_the_emulator_answers_the_same_queries_as_the_real_loki(real_loki):
+    """The same streams in both, the same queries to both: the same lines come back."""
+    from analyzer.sources.loki import fetch
+    from testing.loki_emulator import LokiEmulator
+
+    labels = {"namespace": "twin", "pod": "volsync-src-twin-abcde", "container": "kopia"}
+    entries = [
+        (CROWD_NS + i * 1_000_000_000, text)
+        for i, text in enumerate(
+            [
+                "Starting kopia mover container",
+                "Executing connection command...",
+                "ERROR error connecting to repository: invalid repository password",
+                "Kopia completed in 12s",
+                "INFO: === Done ===",
+            ]
+        )
+    ]
+    _push(real_loki, labels, entries)
+    emulator = LokiEmulator()
+    emulator.push(labels, entries)
+    start = datetime.fromisoformat("2026-01-31T15:59:00Z")
+    end = datetime.fromisoformat("2026-01-31T16:05:00Z")
+    queries = [
+        ('{namespace="twin"}', "full", ()),
+        ('{namespace="twin"}', "pushdown", ("(?i:error)",)),
+        ('{namespace="twin", container=~"kop.*"}', "full", ()),
+    ]
+    with emulator:
+        for selector, mode, filters in queries:
+            answers = [
+                fetch(
+                    LokiConfig(addr=url),
+                    start,
+                    end,
+                    selector=selector,
+                    mode=mode,
+                    line_filters=filters,
+                    parallel=1,
+                ).lines.select("ts", "pod", "message")
+                for url in (real_loki, emulator.url)
+            ]
+            assert answers[0].sort("ts").equals(answers[1].sort("ts")), (selector, mode)
