@@ -252,9 +252,14 @@ def console_lines(frame: pl.DataFrame) -> pl.DataFrame:
     a `\\r` split share their line number; empty refresh fragments are dropped.
     """
     msg = pl.col("message")
+    clean = msg.str.replace_all(ANSI_RE, "")
+    glued = clean.str.contains(" hashing, ", literal=True) & clean.str.contains(
+        GLUED_AFTER_PROGRESS_RE
+    )
     frame = frame.with_columns(
-        msg.str.replace_all(ANSI_RE, "")
-        .str.replace_all(GLUED_AFTER_PROGRESS_RE, "${1}\r${2}")
+        pl.when(glued)
+        .then(clean.str.replace_all(GLUED_AFTER_PROGRESS_RE, "${1}\r${2}"))
+        .otherwise(clean)
         .alias("message")
     )
     # A line of nothing but `\r` and blanks stays one (empty) row: no input line disappears.
@@ -304,6 +309,8 @@ def _viewer_lines(frame: pl.DataFrame) -> pl.DataFrame:
     is the identity of that file's lines that have none."""
     msg = pl.col("message")
     shown = pl.col("envelope").is_in(["kubectl", "plain"])
+    if not frame.select(shown.any()).item():
+        return frame  # only CRI, docker, Kopia's own logs or Loki: no viewer can have shown them
     viewer = shown & msg.str.contains(VIEWER_RE)
     output = shown & ~viewer
     found = msg.str.extract_groups(CONTAINER_COLUMN_RE)
