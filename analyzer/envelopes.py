@@ -39,8 +39,11 @@ ENVELOPES = (
 #: viewer's clock): k9s's `stream closed EOF for <ns>/<pod> (<container>)` (every spelling since
 #: k9s 0.2x), stern's `- <pod> › <container>` / `+ <pod> › <container>`, kubectl's
 #: `Defaulted container "<c>" out of: ...`. They name the pod, so they give identity.
+#: k9s's line when a container's log stream ends, every spelling since k9s 0.2x (the runs stage
+#: reads it too: a closed stream is no live pod).
+STREAM_CLOSED_RE = r"^[Ss]tream closed:? \S+ for "
 VIEWER_RE = (
-    r"^(?:[Ss]tream closed:? \S+ for (?P<namespace>[a-z0-9][a-z0-9.-]*)/"
+    r"^(?:" + STREAM_CLOSED_RE[1:] + r"(?P<namespace>[a-z0-9][a-z0-9.-]*)/"
     r"(?P<pod>[a-z0-9][a-z0-9.-]*) \((?P<container>[a-z0-9][a-z0-9.-]*)\)"
     r"|[+-] (?P<spod>[a-z0-9][a-z0-9.-]*) › (?P<scontainer>[a-z0-9][a-z0-9.-]*)"
     r"|Defaulted container \"(?P<dcontainer>[a-z0-9][a-z0-9.-]*)\" out of: .*)\s*$"
@@ -344,11 +347,12 @@ def _viewer_lines(frame: pl.DataFrame) -> pl.DataFrame:
             named.struct.field("dcontainer"),
         ).alias("_vcontainer"),
     )
-    one = lambda c: (  # noqa: E731 - the value a file names, when it names exactly one
-        pl.when(pl.col(c).drop_nulls().n_unique().over("source") == 1).then(
-            pl.col(c).drop_nulls().first().over("source")
-        )
-    )
+
+    def one(column: str) -> pl.Expr:
+        """The value a file names in `column`, when it names exactly one."""
+        named = pl.col(column).drop_nulls()
+        return pl.when(named.n_unique().over("source") == 1).then(named.first().over("source"))
+
     return frame.with_columns(
         pl.when(pl.col("_viewer"))
         .then(pl.lit("viewer"))

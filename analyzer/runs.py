@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from .envelopes import STREAM_CLOSED_RE
 from .events import UTC_NS, mover_output
 
 DONE_RE = r"^(?:INFO: )?=== Done ===\s*$"
@@ -80,8 +81,6 @@ PROMPT_RE = r"^(?:[$#] |\S+@\S+:\S*[$#] ?)"
 #: An end marker followed by more output this much later: the pod finished its work but did not
 #: exit (the run is completed at its marker; the lingering is reported).
 LINGER = timedelta(minutes=5)
-#: k9s's line when a container's log stream ends (every spelling since k9s 0.2x).
-STREAM_CLOSED_RE = r"^[Ss]tream closed:? \S+ for "
 # KopiaMaintenance Jobs end at `activeDeadlineSeconds` (default 3 h, formats.md §5.3), counted
 # from the CronJob's scheduled minute that the pod name carries: a hung maintenance pod cannot
 # have been alive longer than that.
