@@ -68,7 +68,8 @@ class Inputs:
 
     @property
     def files(self) -> list[str]:
-        return [path for p in self._of("files") for path in p.files]
+        """Files read, and the logs read from the Kubernetes API (`kube:` addresses)."""
+        return [path for p in self._of("files") + self._of("kube") for path in p.files]
 
     @property
     def skipped(self) -> list[tuple[str, str]]:
@@ -201,7 +202,7 @@ def analyze(
     if loki is not None:
         chosen.append(loki)
     chosen.extend(sources)
-    if any(isinstance(s, LokiSource) for s in chosen) and not (since or from_):
+    if any(getattr(s, "kind", None) in ("loki", "kube") for s in chosen) and not (since or from_):
         since = LOKI_DEFAULT_SINCE
     window = resolve_window(since=since, until=until, from_=from_, to=to, now=now)
     cat = catalog_mod.load_catalog(patterns)
@@ -212,10 +213,12 @@ def analyze(
         routine=templates.BENIGN_RE,
     )
     results = [source.read(wants) for source in chosen]
-    everything = _concat([r.events for r in results], empty_events())
-    events = finalize(everything.filter(in_window(everything, window)))
     documents = [d for r in results for _, d in r.documents]
-    events = kube.fill_namespaces(events, documents)
+    # the objects' own evidence: last-run lines of ReplicationSources/Destinations, Events
+    from_objects = [kube.status_events(documents), kube.object_events(documents)]
+    everything = _concat([*_one_copy(results), *from_objects], empty_events())
+    everything = kube.drop_restated_status(kube.fill_namespaces(everything, documents))
+    events = finalize(everything.filter(in_window(everything, window)))
     passed = _concat([r.passed for r in results], pl.DataFrame(schema=PASSED_SCHEMA))
     # joined into one alternation by the run reconstruction: named groups must not repeat
     terminal = tuple(
@@ -251,6 +254,7 @@ def analyze(
         hangs=tuple(
             catalog_mod.anonymous(rx) for sig in cat.signatures if sig.hang for rx in sig.regex
         ),
+        states=kube.run_states(documents),
     )
     run_map = runs_mod.attach_to_runs(events, runs)
     probable = inference.infer(runs, matches, run_map, cat.signatures)
@@ -277,7 +281,7 @@ def analyze(
         fix_at=fix_at,
         runs=runs,
         loki_selector=next((s.selector for s in chosen if isinstance(s, LokiSource)), None),
-    )
+    ) + kube.problems([d for r in results for d in r.documents])
     return Analysis(
         window=window,
         data_start=data_start,
@@ -349,6 +353,27 @@ def _notices(
             "the logs carry no timestamps (kubectl logs without --timestamps?): outcomes come "
             "from the mover's markers only; add --timestamps for durations and hangs"
         )
+    return out
+
+
+def _one_copy(results: Sequence[SourceResult]) -> list[pl.DataFrame]:
+    """Each source's events, with a line another source read first left out (the same pod's
+    output from files and from the Kubernetes API or Loki: same pod, time and text), so the
+    same pod from two sources is one run with each line once."""
+    frames = [r.events for r in results]
+    if sum(1 for f in frames if f.height) < 2:
+        return frames
+    key = ["pod", "ts", "message"]
+    seen: pl.DataFrame | None = None
+    out = []
+    for frame in frames:
+        stamped = frame.filter(pl.col("pod").is_not_null() & pl.col("ts").is_not_null())
+        if seen is not None and stamped.height:
+            frame = frame.join(seen, on=key, how="anti", nulls_equal=False)
+        seen = (
+            stamped.select(key) if seen is None else pl.concat([seen, stamped.select(key)]).unique()
+        )
+        out.append(frame)
     return out
 
 

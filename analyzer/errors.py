@@ -7,15 +7,20 @@ AnalyzerError          the base the CLI catches
 ├── InputError         a path that cannot be read (or --namespace/--pod/--container misused)
 ├── OutputError        the -o/--output target cannot be written
 ├── CatalogError       a pattern file or directory: --patterns, --test-patterns
-└── LokiError          talking to Loki
-    ├── LokiConfigError  address, auth combination, TLS files, LOKI_* values (also a ValueError)
-    ├── LokiAuthError    Loki or its gateway refused the credentials (HTTP 401/403)
-    ├── LokiQueryError   Loki refused the query (HTTP 400)
-    └── LokiUnreachableError  no Loki at the address (refused, no such host), or no sub-range
-                              of the window could be read at all
+├── LokiError          talking to Loki
+│   ├── LokiConfigError  address, auth combination, TLS files, LOKI_* values (also a ValueError)
+│   ├── LokiAuthError    Loki or its gateway refused the credentials (HTTP 401/403)
+│   ├── LokiQueryError   Loki refused the query (HTTP 400)
+│   └── LokiUnreachableError  no Loki at the address (refused, no such host), or no sub-range
+│                             of the window could be read at all
+└── KubeError          talking to the Kubernetes API (`--kube`)
+    ├── KubeConfigError  no usable kubeconfig, context or in-cluster config; an auth plugin failed
+    ├── KubeAuthError    the API server refused the credentials (HTTP 401)
+    └── KubeUnreachableError  no API server answers at the address (refused, no such host, TLS)
 
-Failures that only lose part of the data are not errors but data: skipped files and Loki gaps
-are listed in the report, and `--exit-code` turns a gap into exit 2.
+Failures that only lose part of the data are not errors but data: skipped files, Loki gaps and
+Kubernetes kinds RBAC forbids (`cannot list pods in media: forbidden`) are listed in the report,
+and `--exit-code` turns a gap into exit 2.
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ __all__ = [
     "AnalyzerError",
     "CatalogError",
     "InputError",
+    "KubeAuthError",
+    "KubeConfigError",
+    "KubeError",
+    "KubeUnreachableError",
     "LokiAuthError",
     "LokiConfigError",
     "LokiError",
@@ -74,3 +83,21 @@ class LokiQueryError(LokiError):
 class LokiUnreachableError(LokiError):
     """No Loki answers at the address (connection refused, the host does not resolve) before
     any answer came, or every sub-range of the window failed: no report could look complete."""
+
+
+class KubeError(AnalyzerError):
+    """Any failure talking to the Kubernetes API; messages never carry credentials."""
+
+
+class KubeConfigError(KubeError, ValueError):
+    """No usable configuration: the kubeconfig file, `--context`, in-cluster service account,
+    or an exec/OIDC auth plugin that failed."""
+
+
+class KubeAuthError(KubeError):
+    """The API server refused the credentials (HTTP 401). A 403 on one kind is no error but a
+    stated gap: the rest is still read."""
+
+
+class KubeUnreachableError(KubeError):
+    """No API server answers at the address (connection refused, no such host, TLS failure)."""

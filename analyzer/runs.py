@@ -12,6 +12,12 @@ end is `hung` when it was replaced by a newer pod of the same ReplicationSource 
 longer than `hang_after`, `running` when it was still active at the window's end. A hung run's
 duration is a lower bound. `outcome_basis` says which evidence made each verdict.
 
+What the Kubernetes API (or a dump) says about a pod is evidence the output cannot give
+(`states`, from `kube.run_states`): a Terminated mover container gives a run without an end
+marker its real end and exit code (`container-terminated`), a container Running when it was read
+and silent longer than `hang_after` by then is hung for certain (`pod-running-silent`), and a
+ReplicationSource's `latestMoverStatus.result` decides its last-run lines (`mover-status`).
+
 Output with no pod name (a paste, `kubectl logs` saved under any name) is one run per input when
 it shows mover output (a marker or a terminal line); output with no timestamps still gets its
 outcome from markers and terminal lines, its duration from the mover's own report, and never a
@@ -146,6 +152,13 @@ BASES = (
     "no-timestamps",
     "end-not-seen",
     "error-then-silence",
+    # from the Kubernetes API or dumps (`states`): the container's Terminated state (its end and
+    # exit code), Running when read and silent longer than `hang_after` by then, Running and
+    # not that silent, and a ReplicationSource's own verdict on its last-run lines
+    "container-terminated",
+    "pod-running-silent",
+    "pod-running",
+    "mover-status",
 )
 
 _POD_OUTPUT = ("cri", "kubectl", "docker", "plain", "loki", "raw")
@@ -183,8 +196,16 @@ def reconstruct_runs(
     terminal: tuple[str, ...] = (),
     silence_basis: str = "silence-in-window",
     hangs: tuple[str, ...] = (),
+    states: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Build the runs table from pod output; `window_end` defaults to the newest event.
+
+    `states` (`kube.STATES_SCHEMA`, one row per run key) is what the Kubernetes objects say
+    about a run's end: an end marker in the output still decides; otherwise a Terminated
+    container (or a ReplicationSource's `latestMoverStatus.result`) gives the outcome, end and
+    exit code, unless the output had already gone silent into a hang before it (the kill of a
+    hung pod is no outcome of its own); a container Running when read makes the run hung when
+    silent longer than `hang_after` by then (`pod-running-silent`), else running.
 
     `hangs` are regexes of lines that precede a hang (the catalog's `hang: true` signatures):
     silence after one is a hang even though the line is an error.
@@ -295,7 +316,29 @@ def reconstruct_runs(
         per_pod = _with_activity(per_pod, activity)
     per_pod = _script_exit_codes(per_pod)
     per_pod = _replacements(per_pod)
+    per_pod = _with_states(per_pod, states)
     return _outcomes(per_pod, end_of_window, hang_after, silence_basis)
+
+
+def _with_states(per_pod: pl.DataFrame, states: pl.DataFrame | None) -> pl.DataFrame:
+    """Join the Kubernetes objects' word on each run (`_k_*` columns, null where none)."""
+    columns = {
+        "running": pl.Boolean,
+        "observed_at": UTC_NS,
+        "result": pl.String,
+        "finished_at": UTC_NS,
+        "exit_code": pl.Int64,
+        "basis": pl.String,
+    }
+    if states is None or states.height == 0:
+        return per_pod.with_columns(
+            [pl.lit(None, dtype=t).alias(f"_k_{c}") for c, t in columns.items()]
+        )
+    given = states.select(
+        pl.col("key").alias("_key"),
+        *[pl.col(c).cast(t).alias(f"_k_{c}") for c, t in columns.items()],
+    ).unique("_key", keep="last")
+    return per_pod.join(given, on="_key", how="left", maintain_order="left")
 
 
 def _with_activity(per_pod: pl.DataFrame, activity: pl.DataFrame) -> pl.DataFrame:
@@ -419,9 +462,24 @@ def _outcomes(
     # saw close
     unnamed = pl.col("pod").is_null() | pl.col("_closed")
     silent = silent_for > pl.lit(hang_after)
+    # What the Kubernetes objects say (`_with_states`): a Terminated container or the
+    # ReplicationSource's verdict decides a run whose output shows no end, unless the output had
+    # gone silent into a hang before it; Running when read, a hang needs silence by then.
+    log_hung = ~(terminal | timeless | unnamed | pl.col("_error_end")) & (replaced | silent)
+    ended_by_api = pl.col("_k_result").is_not_null() & ~(log_hung & pl.col("pod").is_not_null())
+    alive = pl.col("_k_running").fill_null(False) & ~ended_by_api
+    api_silent = (
+        (pl.col("_k_observed_at") - pl.col("last_activity")) > pl.lit(hang_after)
+    ).fill_null(False)
     basis = (
         pl.when(has_end)
         .then(pl.lit("end-marker"))
+        .when(ended_by_api)
+        .then(pl.col("_k_basis"))
+        .when(alive & api_silent)
+        .then(pl.lit("pod-running-silent"))
+        .when(alive)
+        .then(pl.lit("pod-running"))
         .when(terminal)
         .then(pl.lit("terminal-line"))
         .when(timeless)
@@ -442,6 +500,12 @@ def _outcomes(
         .then(pl.lit("failed"))
         .when(has_end)
         .then(pl.lit("completed"))
+        .when(ended_by_api)
+        .then(pl.col("_k_result"))
+        .when(alive & api_silent)
+        .then(pl.lit("hung"))
+        .when(alive)
+        .then(pl.lit("running"))
         .when(terminal)
         .then(pl.lit("failed"))
         .when(timeless | unnamed | (pl.col("_error_end") & (replaced | silent)))
@@ -457,11 +521,19 @@ def _outcomes(
     lingering = has_end & (lingered > LINGER.total_seconds()).fill_null(False)
     frame = frame.with_columns(
         outcome.alias("outcome"),
-        exit_code.cast(pl.Int64).alias("exit_code"),
+        pl.when(has_end)
+        .then(pl.coalesce(exit_code, pl.col("_k_exit_code")))
+        .when(ended_by_api)
+        .then(pl.col("_k_exit_code"))
+        .otherwise(exit_code)
+        .cast(pl.Int64)
+        .alias("exit_code"),
         basis.alias("outcome_basis"),
         pl.when(lingering).then(lingered).alias("lingered_s"),
         pl.when(lingering)
         .then(pl.col("_end_marker_ts"))
+        .when(ended_by_api & ~has_end)
+        .then(pl.coalesce(pl.col("_k_finished_at"), pl.col("last_activity")))
         .otherwise(pl.col("last_activity"))
         .alias("_finished"),
     )
@@ -475,6 +547,8 @@ def _outcomes(
         .then(pl.col("_finished"))
         .when(timeless | unnamed)
         .then(pl.col("last_activity"))
+        .when(alive)
+        .then(pl.max_horizontal(pl.col("_k_observed_at"), pl.col("last_activity")))
         .otherwise(pl.max_horizontal(bound, pl.col("last_activity")))
     )
     frame = frame.with_columns(
