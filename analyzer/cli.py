@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,12 +22,14 @@ from .cli_options import (
     AnalysisFlags,
     CatalogFlags,
     InputFlags,
+    KubeFlags,
     LokiFlags,
     ReportFlags,
     WindowFlags,
     analysis_options,
     catalog_options,
     input_options,
+    kube_options,
     loki_options,
     report_options,
     window_options,
@@ -74,6 +77,7 @@ def _test_patterns(directory: str) -> int:
 @report_options
 @loki_options
 @catalog_options
+@kube_options
 def main(
     paths: tuple[str, ...],
     window: WindowFlags,
@@ -82,11 +86,12 @@ def main(
     report: ReportFlags,
     loki: LokiFlags,
     catalog: CatalogFlags,
+    kube: KubeFlags,
 ) -> None:
     """Analyse Kopia / VolSync mover logs in PATHS (files, directories, globs, `-` for stdin)
     and write a postmortem in the structure of a resolved-incident write-up."""
     try:
-        code = _run(paths, window, analysis, inputs, report, loki, catalog)
+        code = _run(paths, window, analysis, inputs, report, loki, catalog, kube)
     except AnalyzerError as exc:  # anything else is a bug and keeps its traceback
         click.echo(f"analyze: error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
@@ -105,6 +110,7 @@ def _run(
     report: ReportFlags,
     loki: LokiFlags,
     catalog: CatalogFlags,
+    kube: KubeFlags | None = None,
 ) -> int:
     """Everything `main` does, raising `AnalyzerError` for what the user can fix; the exit code."""
     if catalog.list_patterns:
@@ -117,9 +123,10 @@ def _run(
     request = None
     if loki.loki_addr or (not paths and os.environ.get("LOKI_ADDR")):
         request = _loki_source(loki)
-    if not paths and request is None:
+    cluster, inputs = _kube_source(kube, inputs)
+    if not paths and request is None and cluster is None:
         raise InputError(
-            "no input: give log files, directories or globs (or - for stdin), or --loki URL"
+            "no input: give log files, directories or globs (or - for stdin), --loki URL or --kube"
         )
     result = analyze(
         paths,
@@ -135,6 +142,7 @@ def _run(
         loki=request,
         in_memory=inputs.in_memory,
         all_pods=inputs.all_pods,
+        sources=[cluster] if cluster else [],
     )
     options = RenderOptions(
         redact=not report.no_redact, redact_hosts=report.redact_hosts, max_chars=report.max_chars
@@ -170,6 +178,24 @@ def _loki_source(flags: LokiFlags) -> LokiSource:
         parallel=flags.parallel,
         progress=None,
     )
+
+
+def _kube_source(flags: KubeFlags | None, inputs: InputFlags) -> tuple[Any, InputFlags]:
+    """The `--kube` read (None without `--kube`); with it, `--namespace` limits the namespaces
+    read (like `-n`) instead of naming a single input's namespace."""
+    if flags is None or not flags.kube:
+        return None, inputs
+    from dataclasses import replace
+
+    from .sources.kube import KubeSource
+
+    namespaces = flags.kube_namespaces + ((inputs.namespace,) if inputs.namespace else ())
+    source = KubeSource(
+        kubeconfig=flags.kubeconfig,
+        context=flags.kube_context,
+        namespaces=() if flags.all_namespaces else tuple(dict.fromkeys(namespaces)),
+    )
+    return source, replace(inputs, namespace=None)
 
 
 def _check_writable(path: str) -> None:

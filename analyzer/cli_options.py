@@ -278,3 +278,43 @@ catalog_options = _option_group(
         help="Run a pattern directory's examples (like semgrep --test) and exit.",
     ),
 )
+
+
+@dataclass(frozen=True)
+class KubeFlags:
+    """Reading the cluster itself through the Kubernetes API (`--kube`)."""
+
+    kube: bool
+    kube_context: str | None
+    kubeconfig: str | None
+    kube_namespaces: tuple[str, ...]
+    all_namespaces: bool
+
+
+kube_options = _option_group(
+    "kube",
+    KubeFlags,
+    click.option(
+        "--kube",
+        is_flag=True,
+        help="Read the cluster through the Kubernetes API: VolSync objects, mover Jobs, Pods, "
+        "Events and logs (kubeconfig, or in-cluster in a pod).",
+    ),
+    click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context (--kube)."),
+    click.option(
+        "--kubeconfig", type=click.Path(), metavar="PATH", help="kubeconfig file (--kube)."
+    ),
+    click.option(
+        "-n",
+        "kube_namespaces",
+        multiple=True,
+        metavar="NS",
+        help="With --kube: read only this namespace (repeatable; --namespace works too).",
+    ),
+    click.option(
+        "-A",
+        "--all-namespaces",
+        is_flag=True,
+        help="With --kube: read every namespace (the default when no namespace is given).",
+    ),
+)
