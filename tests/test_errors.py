@@ -19,6 +19,10 @@ from analyzer.errors import (
     AnalyzerError,
     CatalogError,
     InputError,
+    KubeAuthError,
+    KubeConfigError,
+    KubeError,
+    KubeUnreachableError,
     LokiAuthError,
     LokiConfigError,
     LokiError,
@@ -64,6 +68,18 @@ class Case:
 
 def _loki(s: Setting, *more: str) -> list[str]:
     return ["--loki", s.loki, "--since", "1h", *more]
+
+
+def _kube(s: Setting, server: str, token: str) -> list[str]:
+    """`--kube` with a kubeconfig (written into the case's scratch directory) for `server`."""
+    path = s.tmp / "kubeconfig"
+    path.write_text(
+        '{"apiVersion": "v1", "kind": "Config", "current-context": "ctx",'
+        f' "clusters": [{{"name": "c", "cluster": {{"server": "{server}"}}}}],'
+        f' "users": [{{"name": "u", "user": {{"token": "{token}"}}}}],'
+        ' "contexts": [{"name": "ctx", "context": {"cluster": "c", "user": "u"}}]}'
+    )
+    return ["--kube", "--kubeconfig", str(path), "--since", "1h"]
 
 
 CASES = {
@@ -134,6 +150,29 @@ CASES = {
         LokiUnreachableError,
         lambda s: _loki(s, "--bearer-token", TOKEN, "--org-id", "down"),
         lambda s: ["no part of the window could be read", "HTTP 503"],
+    ),
+    "--kube with a missing --kubeconfig": Case(
+        KubeConfigError,
+        lambda s: ["--kube", "--kubeconfig", str(s.tmp / "nope.yaml")],
+        lambda s: [str(s.tmp / "nope.yaml")],
+    ),
+    "--kube with an unknown --context": Case(
+        KubeConfigError,
+        lambda s: [*_kube(s, "https://127.0.0.1:9", TOKEN), "--context", "elsewhere"],
+        lambda s: ["elsewhere"],
+    ),
+    "nothing listens at the Kubernetes API address": Case(
+        KubeUnreachableError,
+        lambda s: _kube(s, "https://127.0.0.1:9", TOKEN),
+        lambda s: ["cannot reach the Kubernetes API at https://127.0.0.1:9: connection refused"],
+    ),
+    "401 from the Kubernetes API": Case(
+        KubeAuthError, lambda s: _kube(s, s.loki, WRONG_TOKEN), lambda s: ["HTTP 401", "ctx"]
+    ),
+    "--kube at a server that is no Kubernetes API": Case(
+        KubeError,
+        lambda s: _kube(s, s.loki, TOKEN),
+        lambda s: ["no Kubernetes API server", "HTTP 404"],
     ),
     "--starter-pattern out of range": Case(
         AnalyzerError,

@@ -45,10 +45,12 @@ class Answer:
         try:
             data = json.loads(self.body)
         except ValueError:
-            return self.body[:200].decode("utf-8", "replace").strip()
+            data = None
         if isinstance(data, dict) and isinstance(data.get("message"), str):
-            return data["message"]
-        return self.body[:200].decode("utf-8", "replace").strip()
+            text = data["message"]
+        else:  # a gateway's HTML page or plain text: its words, on one line
+            text = re.sub(r"<[^>]*>", " ", self.body[:2000].decode("utf-8", "replace"))
+        return " ".join(text.split())[:300]
 
 
 @dataclass

@@ -29,6 +29,7 @@ from typing import Any
 import polars as pl
 
 from ...envelopes import events_from_raw
+from ...errors import KubeError
 from ...kube import OBSERVED_AT
 from ...timeutil import fmt_utc
 from ..base import Provenance, SourceResult, Wants
@@ -174,6 +175,11 @@ def _collect(
     if answer.status == 403:
         read.gaps.append(f"cannot list {name} {scope}: forbidden")
         return
+    if answer.status == 404 and item_kind == "Pod":
+        raise KubeError(
+            f"{cluster.server} is no Kubernetes API server: HTTP 404 for the core pods list "
+            f"(context {cluster.context})"
+        )
     if answer.status == 404:
         if item_kind != "KopiaMaintenance":  # optional: only the fork's clusters have it
             read.notes.append((label, "the API server has no such resource (not installed)"))
