@@ -203,8 +203,10 @@ def reconstruct_runs(
     `states` (`kube.STATES_SCHEMA`, one row per run key) is what the Kubernetes objects say
     about a run's end: an end marker in the output still decides; otherwise a Terminated
     container (or a ReplicationSource's `latestMoverStatus.result`) gives the outcome, end and
-    exit code, unless the output had already gone silent into a hang before it (the kill of a
-    hung pod is no outcome of its own); a container Running when read makes the run hung when
+    exit code, unless the output had gone silent into a hang before it (silent longer than
+    `hang_after` before `finishedAt`, or replaced by then) or the container was killed from
+    outside (exit 137/143, not OOMKilled) after the output's own rules read a hang: the kill of
+    a hung pod is no outcome of its own. A container Running when read makes the run hung when
     silent longer than `hang_after` by then (`pod-running-silent`), else running.
 
     `hangs` are regexes of lines that precede a hang (the catalog's `hang: true` signatures):
@@ -328,6 +330,7 @@ def _with_states(per_pod: pl.DataFrame, states: pl.DataFrame | None) -> pl.DataF
         "result": pl.String,
         "finished_at": UTC_NS,
         "exit_code": pl.Int64,
+        "reason": pl.String,
         "basis": pl.String,
     }
     if states is None or states.height == 0:
@@ -465,8 +468,24 @@ def _outcomes(
     # What the Kubernetes objects say (`_with_states`): a Terminated container or the
     # ReplicationSource's verdict decides a run whose output shows no end, unless the output had
     # gone silent into a hang before it; Running when read, a hang needs silence by then.
-    log_hung = ~(terminal | timeless | unnamed | pl.col("_error_end")) & (replaced | silent)
-    ended_by_api = pl.col("_k_result").is_not_null() & ~(log_hung & pl.col("pod").is_not_null())
+    quiet = ~(terminal | timeless | unnamed | pl.col("_error_end"))
+    end_by_api = pl.col("_k_finished_at")
+    hung_before_end = (
+        pl.when(end_by_api.is_not_null())
+        .then(
+            (pl.col("_next_start") <= end_by_api).fill_null(False)
+            | ((end_by_api - pl.col("last_activity")) > pl.lit(hang_after)).fill_null(False)
+        )
+        .otherwise(replaced | silent)
+        .fill_null(False)
+    )
+    # killed from outside (SIGKILL/SIGTERM: a roll-out, a deadline, the controller; not the
+    # kernel's OOM killer): the kill is no outcome of its own, the output's hang stands
+    killed = pl.col("_k_exit_code").is_in([137, 143]) & (
+        pl.col("_k_reason") != "OOMKilled"
+    ).fill_null(True)
+    hung_at_kill = killed.fill_null(False) & (replaced | silent)
+    ended_by_api = pl.col("_k_result").is_not_null() & ~(quiet & (hung_before_end | hung_at_kill))
     alive = pl.col("_k_running").fill_null(False) & ~ended_by_api
     api_silent = (
         (pl.col("_k_observed_at") - pl.col("last_activity")) > pl.lit(hang_after)
