@@ -45,7 +45,7 @@ POD_IN_NAME_RE = (
 )
 
 
-LOG_SUFFIXES = (".log", ".txt", ".json", ".jsonl", ".out")
+LOG_SUFFIXES = (".log", ".txt", ".json", ".jsonl", ".out", ".yaml", ".yml")
 
 
 @dataclass
@@ -281,6 +281,8 @@ def entries_to_read(
 
 #: Why a `.json` file found by walking is not read: most JSON beside logs is configuration.
 NOT_A_JSON_LOG = "JSON that is neither a Kubernetes dump nor a JSON log (docker json-file, Kopia)"
+#: Why a `.yaml` file found by walking is not read: YAML that is no `kubectl get -o yaml` dump.
+NOT_A_KUBE_YAML = "YAML that is not a Kubernetes dump (kubectl get -o yaml)"
 
 
 def is_json_log_record(line: bytes) -> bool:
@@ -299,6 +301,8 @@ def is_json_log_record(line: bytes) -> bool:
 def not_a_json_log(path: str, explicit: bool, first_line: bytes) -> str | None:
     """Why a `.json` file found by walking, not a Kubernetes dump, is left unread (None to read
     it): its first line is no JSON log record. A file named explicitly is always read."""
+    if not explicit and path.endswith((".yaml", ".yml")):
+        return NOT_A_KUBE_YAML  # a Kubernetes dump was recognised before this is asked
     if explicit or not path.endswith(".json") or not first_line.strip():
         return None
     return None if is_json_log_record(first_line.strip()) else NOT_A_JSON_LOG
