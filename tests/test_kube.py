@@ -536,3 +536,48 @@ def test_kube_and_files_together_read_the_same_pod_once(rig, tmp_path):
     assert both.runs.height == 1
     assert both.events.height == files.events.height
     assert _same(both) == _same(files)
+
+
+DEPLOY = REPO_ROOT / "deploy"
+PLURALS = {
+    "Namespace": "/api/v1/namespaces",
+    "ServiceAccount": "/api/v1/namespaces/{ns}/serviceaccounts",
+    "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+    "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+    "CronJob": "/apis/batch/v1/namespaces/{ns}/cronjobs",
+}
+
+
+def test_the_shipped_rbac_is_enough_and_the_cronjob_is_valid(rig, example_incident):
+    """deploy/rbac.yaml applied as it is: its service account reads every namespace with no
+    gap; deploy/cronjob.yaml passes the API server's validation (a server-side dry run)."""
+    import yaml
+
+    for doc in yaml.safe_load_all((DEPLOY / "rbac.yaml").read_text()):
+        ns = doc["metadata"].get("namespace", "")
+        rig.post(PLURALS[doc["kind"]].format(ns=ns), doc)
+    rig.post(
+        "/api/v1/namespaces/kopia-postmortem/serviceaccounts", {"metadata": {"name": "default"}}
+    )
+    (cronjob,) = yaml.safe_load_all((DEPLOY / "cronjob.yaml").read_text())
+    reply = rig.http.post(
+        PLURALS["CronJob"].format(ns="kopia-postmortem"),
+        params={"dryRun": "All", "fieldValidation": "Strict"},
+        json=cronjob,
+    )
+    assert reply.status_code == 201, reply.text[:300]
+    assert cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"] == [
+        "--kube", "--since", "48h", "--exit-code",
+    ]  # fmt: skip
+    token = rig.http.post(
+        "/api/v1/namespaces/kopia-postmortem/serviceaccounts/kopia-postmortem/token",
+        json={"spec": {"expirationSeconds": 3600}},
+    ).json()["status"]["token"]
+    config = rig.kubeconfig(token, "service-account-kubeconfig")
+    fix = datetime.fromisoformat(FIX)
+    source = KubeSource(kubeconfig=str(config), progress=False)  # all namespaces
+    result = analyze(sources=[source], fix_at=fix, **WINDOW)
+    assert not result.inputs.gaps
+    assert (
+        result.runs.filter(result.runs["namespace"].is_in(list(example_incident[0]))).height == 688
+    )
