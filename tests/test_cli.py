@@ -160,7 +160,7 @@ def test_help_lists_every_flag_and_the_readme_documents_it():
     helptext = run_cli("--help").stdout
     readme = (REPO / "README.md").read_text()
     flags = [opt for param in main.params for opt in param.opts if opt.startswith("-")]
-    assert len(flags) == 36  # 35 options; -o and --output both
+    assert len(flags) == 42  # 40 options; -o/--output and -A/--all-namespaces both
     for flag in flags:
         assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", helptext), flag
         assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", readme), flag
