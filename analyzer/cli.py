@@ -34,7 +34,7 @@ from .cli_options import (
     report_options,
     window_options,
 )
-from .errors import AnalyzerError, InputError, OutputError
+from .errors import AnalyzerError, InputError, KubeConfigError, OutputError
 from .report import RenderOptions, render_json, render_markdown
 from .sources.files import Overrides
 from .sources.loki import DEFAULT_SELECTOR, LokiSource
@@ -184,6 +184,11 @@ def _kube_source(flags: KubeFlags | None, inputs: InputFlags) -> tuple[Any, Inpu
     """The `--kube` read (None without `--kube`); with it, `--namespace` limits the namespaces
     read (like `-n`) instead of naming a single input's namespace."""
     if flags is None or not flags.kube:
+        given = flags and (
+            flags.kube_namespaces or flags.kube_context or flags.kubeconfig or flags.all_namespaces
+        )
+        if given:
+            raise KubeConfigError("-n, -A, --context and --kubeconfig read the cluster: add --kube")
         return None, inputs
     from dataclasses import replace
 

@@ -18,6 +18,9 @@ from typing import Any
 import polars as pl
 import pytimeparse2
 
+from .envelopes import console_lines
+from .events import MOVER_CONTAINERS, MOVER_POD_PREFIXES, UTC_NS, empty_events, finalize
+
 BACKEND_RE = (
     r"^Connecting to (S3|Azure|GCS|filesystem|Backblaze B2|WebDAV|SFTP|Rclone|Google Drive) "
     r"repository"
@@ -342,9 +345,6 @@ def status_events(documents: Sequence[dict]) -> pl.DataFrame:
     """The last-run log lines of every ReplicationSource/Destination as events: no time, no pod
     (the controller does not say which pod printed them), the object's namespace, name and role,
     so they make one run per object whose markers and signatures are read like any output."""
-    from .envelopes import console_lines
-    from .events import empty_events, finalize
-
     rows: list[dict[str, Any]] = []
     for kind, role in MOVER_STATUS_KINDS.items():
         for item in _kind_items(documents, kind):
@@ -375,7 +375,7 @@ def status_events(documents: Sequence[dict]) -> pl.DataFrame:
         pl.lit(None, dtype=pl.String).alias("level"),
         pl.lit(None, dtype=pl.String).alias("module"),
         pl.lit(None, dtype=pl.String).alias("pod"),
-        pl.lit(None, dtype=pl.Datetime("ns", "UTC")).alias("ts"),
+        pl.lit(None, dtype=UTC_NS).alias("ts"),
         pl.lit(None, dtype=pl.String).alias("stream"),
     )
     return finalize(console_lines(frame))
@@ -442,9 +442,9 @@ def _time(value: Any) -> datetime | None:
 STATES_SCHEMA = {
     "key": pl.String,
     "running": pl.Boolean,
-    "observed_at": pl.Datetime("ns", "UTC"),
+    "observed_at": UTC_NS,
     "result": pl.String,
-    "finished_at": pl.Datetime("ns", "UTC"),
+    "finished_at": UTC_NS,
     "exit_code": pl.Int64,
     "reason": pl.String,
     "basis": pl.String,
@@ -463,8 +463,6 @@ def _observed_lists(documents: Sequence[dict]) -> list[tuple[dict, datetime | No
 
 
 def _mover_container(statuses: list[dict]) -> dict | None:
-    from .events import MOVER_CONTAINERS
-
     named = [s for s in statuses if s.get("name") in MOVER_CONTAINERS]
     return (named or statuses or [None])[0]
 
@@ -533,8 +531,6 @@ def object_events(documents: Sequence[dict]) -> pl.DataFrame:
     rows of the events table: `<type> <reason> <kind>/<name>: <message>` at the event's last
     time, with the pod or the Job's ReplicationSource as identity. They make no run (their
     envelope is no pod output) but are matched, mined and attached to runs like any line."""
-    from .events import MOVER_POD_PREFIXES, empty_events, finalize
-
     rows: list[dict[str, Any]] = []
     for item in _kind_items(documents, "Event"):
         involved = field_of(item, "involvedObject", dict) or {}
@@ -588,7 +584,7 @@ def object_events(documents: Sequence[dict]) -> pl.DataFrame:
     if not rows:
         return empty_events()
     frame = pl.DataFrame(rows, infer_schema_length=None).with_columns(
-        pl.col("ts").cast(pl.Datetime("ns", "UTC")),
+        pl.col("ts").cast(UTC_NS),
         pl.lit(EVENT_ENVELOPE).alias("envelope"),
         pl.lit(True).alias("parsed"),
         pl.lit(1, dtype=pl.Int64).alias("line_no"),

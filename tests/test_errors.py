@@ -161,6 +161,9 @@ CASES = {
         lambda s: [*_kube(s, "https://127.0.0.1:9", TOKEN), "--context", "elsewhere"],
         lambda s: ["elsewhere"],
     ),
+    "-n without --kube": Case(
+        KubeConfigError, lambda s: ["-n", "media", s.logs], lambda s: ["-n", "--kube"]
+    ),
     "nothing listens at the Kubernetes API address": Case(
         KubeUnreachableError,
         lambda s: _kube(s, "https://127.0.0.1:9", TOKEN),

@@ -581,3 +581,52 @@ def test_the_shipped_rbac_is_enough_and_the_cronjob_is_valid(rig, example_incide
     assert (
         result.runs.filter(result.runs["namespace"].is_in(list(example_incident[0]))).height == 688
     )
+
+
+def test_in_a_pod_the_service_account_is_used(rig, example_incident, tmp_path, monkeypatch):
+    """No kubeconfig and KUBERNETES_SERVICE_HOST set: the pod's service-account token and CA
+    (here at the rig's paths instead of /var/run/secrets/kubernetes.io/serviceaccount)."""
+    from kubernetes.config import incluster_config
+
+    rig.post("/api/v1/namespaces", {"metadata": {"name": "kopia-postmortem"}})
+    rig.post(
+        "/api/v1/namespaces/kopia-postmortem/serviceaccounts", {"metadata": {"name": "reader"}}
+    )
+    import yaml
+
+    docs = yaml.safe_load_all((DEPLOY / "rbac.yaml").read_text())
+    reader = next(d for d in docs if d["kind"] == "ClusterRole")
+    rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces/volsync-system"
+    rig.post(f"{rbac}/roles", {"metadata": {"name": "reader"}, "rules": reader["rules"]})
+    rig.post(
+        f"{rbac}/rolebindings",
+        {
+            "metadata": {"name": "reader"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
+            "subjects": [
+                {"kind": "ServiceAccount", "name": "reader", "namespace": "kopia-postmortem"}
+            ],
+        },
+    )
+    token = rig.http.post(
+        "/api/v1/namespaces/kopia-postmortem/serviceaccounts/reader/token",
+        json={"spec": {"expirationSeconds": 3600}},
+    ).json()["status"]["token"]
+    (tmp_path / "token").write_text(token)
+    host, port = re.match(r"https://([^:]+):(\d+)", rig.info["server"]).groups()
+    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(tmp_path / "token"))
+    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", rig.info["ca_file"])
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", host)
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", port)
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config
+    code, out, err = _cli("--kube", "-n", "volsync-system", "--format", "json", *_window())
+    assert code == 0, err
+    data = json.loads(out)
+    assert len(data["runs"]) == 4, (data["inputs"]["gaps"], data["inputs"]["skipped"], err)
+    assert all(r["namespace"] == "volsync-system" for r in data["runs"])
+    assert token not in out + err
+
+
+def _window() -> list[str]:
+    return ["--from", WINDOW["from_"], "--to", WINDOW["to"]]

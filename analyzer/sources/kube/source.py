@@ -128,11 +128,10 @@ class KubeSource:
         raw = _raw_lines(read.logs)
         start, end = wants.window.start, wants.window.end
         where = f"the Kubernetes API at {cluster.server} (context {cluster.context})"
-        gaps = [
-            {"from": start, "to": end or datetime.now(UTC), "reason": reason}
-            for reason in dict.fromkeys(read.gaps)
-            if start is not None
-        ]
+        # one gap over the window, whatever was missing in it (several would count it twice)
+        reasons = "; ".join(dict.fromkeys(read.gaps))
+        gaps = [{"from": start, "to": end or datetime.now(UTC), "reason": reasons}]
+        gaps = gaps if reasons and start is not None else []
         files = tuple(dict.fromkeys(r["source"] for r, _ in read.logs))
         provenance = Provenance(
             kind="kube",
