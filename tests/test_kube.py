@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import jsonschema
 import pytest
 from click.testing import CliRunner
 
@@ -334,7 +335,11 @@ def test_a_pod_running_and_silent_is_hung_with_certainty(rig):
         "--format", "json",
     )  # fmt: skip
     assert code == 0, err
-    runs = {r["pod"]: r for r in json.loads(out)["runs"]}
+    data = json.loads(out)
+    jsonschema.validate(
+        data, json.loads((REPO_ROOT / "reports" / "analysis.schema.json").read_text())
+    )
+    runs = {r["pod"]: r for r in data["runs"]}
     hung_run = runs["volsync-src-app-hhhhh"]
     assert (hung_run["outcome"], hung_run["outcome_basis"]) == ("hung", "pod-running-silent")
     assert hung_run["duration_is_lower_bound"] and hung_run["duration_seconds"] >= 3 * 3600 - 60

@@ -277,3 +277,12 @@ def test_yaml_found_by_walking_that_is_no_dump_is_skipped_with_its_reason(tmp_pa
     assert result.inputs.skipped == [
         (str(tmp_path / "values.yaml"), "YAML that is not a Kubernetes dump (kubectl get -o yaml)")
     ]
+
+
+def test_every_outcome_basis_is_in_the_contract_and_reads_in_the_report():
+    from analyzer.report.view.symptoms import EVIDENCE
+    from analyzer.runs import BASES
+
+    schema = json.loads((EXAMPLES.parent / "reports" / "analysis.schema.json").read_text())
+    enum = schema["properties"]["runs"]["items"]["properties"]["outcome_basis"]["enum"]
+    assert set(BASES) <= set(enum) and set(BASES) == set(EVIDENCE)

@@ -39,6 +39,13 @@ EVIDENCE = {
     "not observed) or not; neither a hang nor a failure is read",
     "end-not-seen": "the output stops without an end (a paste, or a stream a viewer saw close): "
     "not read as a hang",
+    "container-terminated": "no end marker; Kubernetes says the container terminated: its end "
+    "and exit code",
+    "pod-running-silent": "Kubernetes says the container is Running, and its log has been "
+    "silent longer than the hang threshold",
+    "pod-running": "Kubernetes says the container is Running, with recent output",
+    "mover-status": "no end marker in the ReplicationSource's last-run log "
+    "(latestMoverStatus.logs); its latestMoverStatus.result",
 }
 
 
