@@ -581,6 +581,7 @@ def object_events(documents: Sequence[dict]) -> pl.DataFrame:
                 f"{field_of(item, 'metadata.name', str) or '?'}",
             }
         )
+    rows.extend(_failing_conditions(documents))
     if not rows:
         return empty_events()
     frame = pl.DataFrame(rows, infer_schema_length=None).with_columns(
@@ -590,6 +591,46 @@ def object_events(documents: Sequence[dict]) -> pl.DataFrame:
         pl.lit(1, dtype=pl.Int64).alias("line_no"),
     )
     return finalize(frame)
+
+
+#: Condition reasons that say something failed (formats.md §5.1, §5.3): the controller's Go
+#: error on a ReplicationSource/Destination, KopiaMaintenance's repeated failures.
+FAILING_REASONS = (
+    "Error",
+    "ExcessiveFailures",
+    "ReconcileFailed",
+    "ReconcileError",
+    "CronJobCreationFailed",
+)
+
+
+def _failing_conditions(documents: Sequence[dict]) -> list[dict[str, Any]]:
+    """Conditions of VolSync objects whose reason says something failed, as event rows
+    (`Condition Synchronizing=False Error ReplicationSource/x: <message>`), at their last
+    transition: they reach findings, unrecognised errors and the runs around them."""
+    rows = []
+    for kind in (*MOVER_STATUS_KINDS, "KopiaMaintenance"):
+        for item in _kind_items(documents, kind):
+            ns = field_of(item, "metadata.namespace", str)
+            name = field_of(item, "metadata.name", str)
+            for cond in field_of(item, "status.conditions", list) or []:
+                if not isinstance(cond, dict) or cond.get("reason") not in FAILING_REASONS:
+                    continue
+                message = cond.get("message") if isinstance(cond.get("message"), str) else ""
+                rows.append(
+                    {
+                        "ts": _time(cond.get("lastTransitionTime")),
+                        "namespace": ns,
+                        "pod": None,
+                        "replication_source": name,
+                        "role": MOVER_STATUS_KINDS.get(kind, "maintenance"),
+                        "level": "ERROR",
+                        "message": f"Condition {cond.get('type')}={cond.get('status')} "
+                        f"{cond['reason']} {kind}/{name}: {message.strip()}",
+                        "source": f"{kind.lower()}/{ns or '?'}/{name or '?'}: status.conditions",
+                    }
+                )
+    return rows
 
 
 def problems(documents: Sequence[tuple[str, dict]]) -> list[str]:

@@ -286,3 +286,28 @@ def test_every_outcome_basis_is_in_the_contract_and_reads_in_the_report():
     schema = json.loads((EXAMPLES.parent / "reports" / "analysis.schema.json").read_text())
     enum = schema["properties"]["runs"]["items"]["properties"]["outcome_basis"]["enum"]
     assert set(BASES) <= set(enum) and set(BASES) == set(EVIDENCE)
+
+
+def test_a_failing_condition_reaches_the_analysis_at_its_time(tmp_path):
+    dump = copy.deepcopy(RS_DUMP)
+    item = dump["items"][0]
+    item["status"]["conditions"] = [
+        {
+            "type": "Synchronizing",
+            "status": "False",
+            "reason": "Error",
+            "message": "unable to create snapshot: volumesnapshotclass csi-snapclass not found",
+            "lastTransitionTime": "2026-03-01T10:05:00Z",
+        }
+    ]
+    del item["status"]["latestMoverStatus"]
+    (tmp_path / "rs.json").write_text(json.dumps({**dump, "items": [item]}, indent=2))
+    result = analyze([str(tmp_path / "rs.json")], **WINDOW)
+    (row,) = result.events.filter(pl.col("envelope") == "kube-event").iter_rows(named=True)
+    name = item["metadata"]["name"]
+    assert row["message"] == (
+        f"Condition Synchronizing=False Error ReplicationSource/{name}: unable to create "
+        "snapshot: volumesnapshotclass csi-snapclass not found"
+    )
+    assert row["ts"] == datetime(2026, 3, 1, 10, 5, tzinfo=UTC) and row["level"] == "ERROR"
+    assert result.unclassified.height == 1  # no signature knows it: an unrecognised error
