@@ -215,6 +215,26 @@ class Session:
                 raise Transient(f"malformed response from Loki ({type(exc).__name__})") from None
         raise self._error(response, params["query"])
 
+    def get_json(self, path: str, params: dict[str, str]) -> Any:
+        """One GET of another Loki endpoint (`index/volume` ...), counted like the queries: its
+        JSON, or None when Loki does not answer 200 with JSON (an old Loki, a gateway that
+        does not route the path); a fetch can go on without it."""
+        try:
+            response = self.client.get(path, params=params)
+        except httpx.HTTPError:
+            self._count(0)
+            return None
+        self.answered = True
+        self._count(response.num_bytes_downloaded)
+        if response.status_code in (401, 403):
+            raise self._error(response, params.get("query", ""))
+        if response.status_code != 200:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return None
+
     def _send(self, params: dict[str, str]) -> httpx.Response:
         encoded = urlencode(params)
         try:
