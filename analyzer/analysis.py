@@ -329,6 +329,13 @@ def _notices(
             f"no mover output among the {inputs.lines} log lines: no VolSync mover or "
             "KopiaMaintenance run can be judged"
         )
+    unreadable = (inputs.loki or {}).get("entries_unreadable") or {}
+    if unreadable:
+        reasons = ", ".join(f"{n} with {why}" for why, n in sorted(unreadable.items()))
+        out.append(
+            f"{sum(unreadable.values())} entries Loki sent could not be read and are not "
+            f"analysed ({reasons})"
+        )
     if fix_at is not None and data_end is not None and fix_at > data_end:
         out.append(
             f"--fix-at {fmt_utc(fix_at)} is after the last log line ({fmt_utc(data_end)}): "

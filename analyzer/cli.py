@@ -162,11 +162,13 @@ def _run(
 
 def _loki_source(flags: LokiFlags) -> LokiSource:
     """The Loki connection: the flags over the LOKI_* variables (`LokiConfigError` if unusable)."""
-    config = LokiConfig.from_env(os.environ, **flags.config_overrides())
+    deadline = parse_duration(flags.loki_deadline, flag="--loki-deadline").total_seconds()
+    config = LokiConfig.from_env(os.environ, **flags.config_overrides(), deadline_s=deadline)
     return LokiSource(
         config,
         selector=flags.selector or DEFAULT_SELECTOR,
         mode=flags.mode,
+        pushdown_above_mb=flags.pushdown_above_mb,
         parallel=flags.parallel,
         progress=None,
     )

@@ -182,6 +182,8 @@ class LokiFlags:
     loki_addr: str | None
     selector: str | None
     mode: str
+    pushdown_above_mb: float
+    loki_deadline: str
     parallel: int
     username: str | None = field(repr=False)
     password: str | None = field(repr=False)
@@ -221,8 +223,23 @@ loki_options = _option_group(
         type=click.Choice(["auto", "full", "pushdown"]),
         default="auto",
         show_default=True,
-        help="Loki transfer: every line, or only what the analysis reads "
-        "(auto: pushdown past 12 h).",
+        help="Loki transfer: every line, or only what the analysis reads (auto: by the "
+        "volume Loki's index reports, see --pushdown-above-mb).",
+    ),
+    click.option(
+        "--pushdown-above-mb",
+        default=32.0,
+        show_default=True,
+        type=click.FloatRange(min=0),
+        metavar="MB",
+        help="--mode auto pushes down when Loki's index/volume reports more log text than this.",
+    ),
+    click.option(
+        "--loki-deadline",
+        default="10m",
+        show_default=True,
+        metavar="DURATION",
+        help="Time limit for the whole Loki read, retries included; what is left becomes a gap.",
     ),
     click.option("--parallel", default=4, show_default=True, type=click.IntRange(1, 32)),
     click.option("--username", help="Loki basic-auth user ($LOKI_USERNAME)."),

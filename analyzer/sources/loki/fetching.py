@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -87,6 +87,9 @@ class LokiResult:
     gaps: list[dict]
     query: str
     activity_query: str = ""  # pushdown mode: the metric query behind `activity`
+    #: Entries Loki sent that could not be read (impossible time, a line that is not text),
+    #: by reason: left out, and said in the report.
+    unreadable: dict[str, int] = field(default_factory=dict)
 
 
 def lines_frame(entries: Sequence[Entry]) -> pl.DataFrame:
@@ -234,7 +237,8 @@ def _fetch(
     activity_query = build_activity_query(selector) if pushdown else ""
     session = Session(config, max_retries, transport)
     try:
-        pager = LogRange(session, Identities(), query, page_limit)
+        identities = Identities()
+        pager = LogRange(session, identities, query, page_limit)
         pieces = max(parallel * SPLITS_PER_WORKER, math.ceil((hi - lo) / MAX_PIECE_NS))
         log_tasks = [
             (lambda a=a, b=b: fetch_log_piece(pager, a, b, backward))
@@ -264,4 +268,5 @@ def _fetch(
         gaps=sorted(gaps, key=itemgetter("from")),
         query=query,
         activity_query=activity_query,
+        unreadable=dict(identities.unreadable),
     )

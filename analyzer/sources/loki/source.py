@@ -17,6 +17,8 @@ from ..base import Provenance, SourceResult, Wants, merge_gaps
 from .logql import DEFAULT_SELECTOR
 
 if TYPE_CHECKING:
+    import httpx
+
     from .config import LokiConfig
 
 __all__ = ["PUSHDOWN_ABOVE_MB", "PUSHDOWN_AFTER_HOURS", "LokiSource"]
@@ -43,6 +45,9 @@ class LokiSource:
     parallel: int = 4
     progress: bool | None = None
     pushdown_above_mb: float = PUSHDOWN_ABOVE_MB
+    #: Replaces the network for every request (an `httpx.MockTransport` in tests, a counting
+    #: transport in benchmarks).
+    transport: httpx.BaseTransport | None = field(default=None, repr=False, compare=False)
     kind: str = field(default="loki", init=False)
 
     def transfer_mode(self, wants: Wants) -> tuple[str, str]:
@@ -55,7 +60,7 @@ class LokiSource:
         from .times import to_ns
         from .volume import selector_volume
 
-        session = Session(self.config, max_retries=0)
+        session = Session(self.config, max_retries=0, transport=self.transport)
         try:
             volume = selector_volume(session, self.selector, to_ns(start), to_ns(end))
         finally:
@@ -96,6 +101,7 @@ class LokiSource:
             line_filters=wants.line_filters if mode == "pushdown" else (),
             parallel=self.parallel,
             progress=self.progress,
+            transport=self.transport,
         )
         gaps = merge_gaps(result.gaps)
         if gaps and not result.lines.height and _covers(gaps, start, end):
@@ -115,6 +121,7 @@ class LokiSource:
             "bytes_received": result.bytes_received,
             "lines_received": result.lines_received,
             "lines_kept": result.lines.height,
+            "entries_unreadable": result.unreadable,
         }
         return SourceResult(
             provenance=Provenance(kind="loki", paths=(self.config.safe_addr,), details=details),

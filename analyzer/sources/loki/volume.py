@@ -59,5 +59,7 @@ def selector_volume(session: Session, selector: str, lo: int, hi: int) -> Volume
     found = _volume_bytes(session.get_json(VOLUME_PATH, params | by_label | {"limit": "1000"}))
     if found is not None:
         return Volume(found, "index/volume")
+    if session.silent_timeouts:  # Loki said nothing at all: no second wait
+        return None
     found = _stats_bytes(session.get_json(STATS_PATH, params))
     return Volume(found, "index/stats") if found is not None else None
