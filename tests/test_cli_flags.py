@@ -435,3 +435,42 @@ def test_the_readme_jq_example_prints_the_status_and_the_hung_runs(monkeypatch):
             ["jq", "-c", expression], input=json.dumps(data), capture_output=True, text=True
         )
         assert [json.loads(line) for line in out.stdout.splitlines()] == expected
+
+
+# --------------------------------------------------------------------------------------------
+# pip install '.[notebook]' brings what notebooks/ imports
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_notebook_extra_covers_every_notebook_import():
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    installed = {re.split(r"[<>=\[ ]", d)[0].lower() for d in project["dependencies"]}
+    installed |= {
+        re.split(r"[<>=\[ ]", d)[0].lower() for d in project["optional-dependencies"]["notebook"]
+    }
+    assert {"matplotlib", "ipykernel", "nbconvert"} <= installed
+    for notebook in (REPO / "notebooks").glob("*.ipynb"):
+        cells = json.loads(notebook.read_text())["cells"]
+        source = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        for module in re.findall(r"^\s*(?:from|import) (\w+)", source, re.M):
+            assert (
+                module in sys.stdlib_module_names or module == "analyzer" or module in installed
+            ), (notebook.name, module)
+
+
+def test_shell_completion_as_the_readme_documents_it():
+    runner = CliRunner()
+    script = runner.invoke(
+        cli.main, [], prog_name="analyze", env={"_ANALYZE_COMPLETE": "bash_source"}
+    )
+    assert script.exit_code == 0 and "_analyze_completion" in script.stdout
+    assert "_ANALYZE_COMPLETE=bash_source analyze" in (REPO / "README.md").read_text()
+    values = runner.invoke(
+        cli.main,
+        [],
+        prog_name="analyze",
+        env={"_ANALYZE_COMPLETE": "bash_complete", "COMP_WORDS": "analyze -o ", "COMP_CWORD": "2"},
+    )
+    assert values.stdout.split() == ["plain,markdown", "plain,json"]
