@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 import yaml
 from click.testing import CliRunner
 from conftest import REPO, hung_then_healthy, one_line_error
@@ -113,10 +114,22 @@ def test_plain_takes_verbose_mode_out():
     assert plain("(?i)a b") == "(?i)a b"
 
 
-def test_a_verbose_pattern_with_a_comment_tests_streams_and_pushes_down(tmp_path):
+#: The same regex on one line: its `# comment` runs to the end of the text, so joined into an
+#: alternation as `(?x:...)` it swallowed the closing parenthesis (the streaming keep regex
+#: failed to compile and the analysis died with a polars traceback).
+ONE_LINE = VERBOSE.replace(
+    "  - |\n    (?x)\n    write \\s (?P<path>\\S+) :   # the file Kopia tried to write\n"
+    "    \\ read-only \\ file \\ system  # the errno text\n",
+    "  - '(?x) write \\s (?P<path>\\S+) : \\ read-only \\ file \\ system # the errno text'\n",
+)
+
+
+@pytest.mark.parametrize("text", [VERBOSE, ONE_LINE], ids=["block", "one-line"])
+def test_a_verbose_pattern_with_a_comment_tests_streams_and_pushes_down(tmp_path, text):
+    assert text.count("(?x)") == 1 and "'(?x)" in ONE_LINE
     mine = tmp_path / "mine"
     mine.mkdir()
-    (mine / "ro-fs.yaml").write_text(VERBOSE)
+    (mine / "ro-fs.yaml").write_text(text)
     tested = run_cli("--test-patterns", str(mine))
     assert tested.exit_code == 0, tested.output
     sigs = load_dir(mine)
