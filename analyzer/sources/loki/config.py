@@ -66,6 +66,10 @@ class LokiConfig:
     deadline_s: float = DEADLINE_S
 
     def __post_init__(self) -> None:
+        try:
+            urlsplit(self.addr)
+        except ValueError as exc:  # urllib: "Invalid IPv6 URL", a bad port, ...
+            raise LokiConfigError(f"--loki (or LOKI_ADDR): not a URL: {exc}") from None
         if urlsplit(self.addr).scheme not in ("http", "https"):
             shown = self.safe_addr.rsplit("@", 1)[-1]  # no scheme: user:password@ is still there
             raise LokiConfigError(
