@@ -311,10 +311,10 @@ def _run_row(r: dict[str, Any]) -> RunRow:
     start = r["start"]
     end = r["end"]
     last = _short_time(r["last_activity"], start)
-    ended = _short_time(end, start) if end else f"last {last}"
+    ended = _short_time(end, start) if end else (f"last {last}" if last else "")
     pod = r["pod"] or f"(no pod name) {r['source']}"
     return RunRow(
-        day=start.strftime("%Y-%m-%d") if start else "",
+        day=start.astimezone(UTC).strftime("%Y-%m-%d") if start else "no timestamps",
         start=_short_time(start, None),
         duration=fmt_duration(r["duration_s"], lower_bound=r["duration_is_lower_bound"]),
         outcome=r["outcome"],
