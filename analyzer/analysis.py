@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from . import catalog as catalog_mod
-from . import findings, inference, kube, templates, validation
+from . import describe, findings, inference, kube, templates, validation
 from . import runs as runs_mod
 from .envelopes import events_from_loki, events_from_raw
 from .events import UTC_NS, empty_events, finalize
@@ -256,6 +256,7 @@ def analyze(
     probable = inference.infer(runs, matches, run_map, cat.signatures)
     found = findings.summarise(matches, events, runs, run_map, cat.signatures, probable)
     environment = kube.environment(events, runs, matches, documents)
+    environment["kubernetes"] = describe.kubernetes_evidence(documents)
     criteria = validation.evaluate(
         runs=runs,
         matches=matches,

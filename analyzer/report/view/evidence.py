@@ -132,6 +132,29 @@ class RunRow:
 
 
 @dataclass(frozen=True)
+class Termination:
+    """A container Kubernetes saw end (describe output or a pod dump)."""
+
+    pod: str
+    container: str
+    #: `now` (the current state) or `last` (the state before a restart).
+    state: str
+    reason: str
+    exit: str
+    finished: str
+
+
+@dataclass(frozen=True)
+class WarningEvent:
+    """A Warning event from describe output or an event dump."""
+
+    object: str
+    reason: str
+    message: str
+    when: str
+
+
+@dataclass(frozen=True)
 class Evidence:
     """The data behind the conclusions; most of what the size budget shrinks."""
 
@@ -151,6 +174,9 @@ class Evidence:
     #: Runs shown, in time order, and how many runs there are in all.
     runs: tuple[RunRow, ...]
     runs_total: int
+    #: What Kubernetes recorded (describe output, dumps): container ends and Warning events.
+    terminations: tuple[Termination, ...] = ()
+    warnings: tuple[WarningEvent, ...] = ()
 
     @property
     def runs_left_out(self) -> int:
@@ -187,7 +213,33 @@ def build(facts: Facts) -> Evidence:
         context=WIDEST.context,
         runs=_listed_runs(a.runs),
         runs_total=a.runs.height,
+        **_kubernetes(a.environment.get("kubernetes") or {}),
     )
+
+
+def _kubernetes(found: dict[str, Any]) -> dict[str, Any]:
+    """Container ends and Warning events from the Kubernetes documents among the inputs."""
+    terminations = tuple(
+        Termination(
+            pod=rs_label(t["namespace"], t["pod"]),
+            container=t["container"] or "",
+            state="now" if t["state"] == "current" else "before a restart",
+            reason=t["reason"] or "",
+            exit="" if t["exit_code"] is None else str(t["exit_code"]),
+            finished=t["finished"] or "",
+        )
+        for t in found.get("terminations", ())
+    )
+    warnings = tuple(
+        WarningEvent(
+            object=rs_label(w["namespace"], w["object"]),
+            reason=w["reason"] or "",
+            message=w["message"] or "",
+            when=str(w["when"] or ""),
+        )
+        for w in found.get("warnings", ())
+    )
+    return {"terminations": terminations, "warnings": warnings}
 
 
 def _segments(segments: pl.DataFrame) -> tuple[tuple[SegmentRow, ...], int]:
