@@ -174,7 +174,8 @@ class Evidence:
     #: Runs shown, in time order, and how many runs there are in all.
     runs: tuple[RunRow, ...]
     runs_total: int
-    #: What Kubernetes recorded (describe output, dumps): container ends and Warning events.
+    #: What Kubernetes recorded (describe output, dumps): containers that ended badly, and
+    #: Warning events.
     terminations: tuple[Termination, ...] = ()
     warnings: tuple[WarningEvent, ...] = ()
 
@@ -218,7 +219,8 @@ def build(facts: Facts) -> Evidence:
 
 
 def _kubernetes(found: dict[str, Any]) -> dict[str, Any]:
-    """Container ends and Warning events from the Kubernetes documents among the inputs."""
+    """Containers that ended badly (a non-zero exit or a reason other than `Completed`) and
+    Warning events, from the Kubernetes documents among the inputs."""
     terminations = tuple(
         Termination(
             pod=rs_label(t["namespace"], t["pod"]),
@@ -229,6 +231,7 @@ def _kubernetes(found: dict[str, Any]) -> dict[str, Any]:
             finished=t["finished"] or "",
         )
         for t in found.get("terminations", ())
+        if t["exit_code"] not in (0, None) or (t["reason"] or "Completed") != "Completed"
     )
     warnings = tuple(
         WarningEvent(
