@@ -252,6 +252,7 @@ def analyze(
             catalog_mod.anonymous(rx) for sig in cat.signatures if sig.hang for rx in sig.regex
         ),
     )
+    runs = describe.fill_exit_codes(runs, documents)
     run_map = runs_mod.attach_to_runs(events, runs)
     probable = inference.infer(runs, matches, run_map, cat.signatures)
     found = findings.summarise(matches, events, runs, run_map, cat.signatures, probable)

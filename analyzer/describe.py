@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import polars as pl
+
 _NAME = re.compile(r"^Name:\s+(\S+)\s*$")
 _FIELD = re.compile(r"^([A-Z][A-Za-z ()-]*?):(?:\s+(.*?))?\s*$")
 _CONTAINER = re.compile(r"^  ([a-z0-9][a-z0-9.-]*):\s*$")
@@ -306,3 +308,35 @@ def kubernetes_evidence(documents: Sequence[dict]) -> dict[str, list[dict[str, A
                 }
             )
     return {"terminations": terminations, "warnings": warnings}
+
+
+def fill_exit_codes(runs: pl.DataFrame, documents: Sequence[dict]) -> pl.DataFrame:
+    """Runs whose log shows no exit code get the one Kubernetes recorded for their pod (the
+    container's current `Terminated` state in describe output or a pod dump): matched by pod
+    name, and by container when the pod has several that ended."""
+    ended = [
+        (t["pod"], t["container"], t["exit_code"])
+        for t in kubernetes_evidence(documents)["terminations"]
+        if t["state"] == "current" and t["exit_code"] is not None and t["pod"]
+    ]
+    if not ended or runs.height == 0:
+        return runs
+    known = pl.DataFrame(
+        ended, schema={"pod": pl.String, "_container": pl.String, "_exit": pl.Int64}, orient="row"
+    )
+    same = pl.col("container").is_null() | (pl.col("container") == pl.col("_container"))
+    picked = (
+        runs.filter(pl.col("exit_code").is_null())
+        .select("run_id", "pod", "container")
+        .join(known, on="pod")
+        .filter(same | (pl.len().over("run_id") == 1))
+        .group_by("run_id")
+        .agg(pl.col("_exit").first(), pl.len().alias("_n"))
+        .filter(pl.col("_n") == 1)
+        .select("run_id", "_exit")
+    )
+    return (
+        runs.join(picked, on="run_id", how="left", maintain_order="left")
+        .with_columns(pl.coalesce("exit_code", "_exit").alias("exit_code"))
+        .drop("_exit")
+    )

@@ -125,3 +125,27 @@ def test_a_log_that_starts_with_name_is_still_a_log(tmp_path):
         a = analyze([str(path)], in_memory=in_memory)
         assert a.events.height == len(lines) and not a.inputs.kube_documents
         assert a.runs["outcome"].to_list() == ["failed"]
+
+
+def test_the_exit_code_kubernetes_recorded_fills_a_run_whose_log_shows_none(tmp_path):
+    """A mover whose log ends on a terminal line (restic's `Fatal:`) failed with an unobserved
+    exit code; `kubectl describe pod` of that pod recorded `Exit Code: 1`, and the run gets it.
+    The outcome and its basis stay the log's."""
+    shutil.copy(POD, tmp_path / "describe-pod.txt")
+    write_lines(
+        tmp_path / "volsync-src-paperless-g2rzz.log",
+        [
+            "2026-01-29T19:45:05.101000000Z Starting container",
+            "2026-01-29T19:45:05.300000000Z VolSync restic container version: v0.13.0",
+            "2026-01-29T19:45:40.112000000Z Fatal: unable to open config file: Stat: "
+            "The specified bucket does not exist.",
+        ],
+    )
+    without = analyze([str(tmp_path / "volsync-src-paperless-g2rzz.log")])
+    assert without.runs.select("outcome", "outcome_basis", "exit_code").rows() == [
+        ("failed", "terminal-line", None)
+    ]
+    a = analyze([str(tmp_path)])
+    assert a.runs.select("pod", "outcome", "outcome_basis", "exit_code").rows() == [
+        ("volsync-src-paperless-g2rzz", "failed", "terminal-line", 1)
+    ]
