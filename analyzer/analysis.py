@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from . import catalog as catalog_mod
-from . import findings, inference, kube, templates, validation
+from . import describe, findings, inference, kube, templates, validation
 from . import runs as runs_mod
 from .envelopes import events_from_loki, events_from_raw
 from .events import UTC_NS, empty_events, finalize
@@ -252,10 +252,12 @@ def analyze(
             catalog_mod.anonymous(rx) for sig in cat.signatures if sig.hang for rx in sig.regex
         ),
     )
+    runs = describe.fill_exit_codes(runs, documents)
     run_map = runs_mod.attach_to_runs(events, runs)
     probable = inference.infer(runs, matches, run_map, cat.signatures)
     found = findings.summarise(matches, events, runs, run_map, cat.signatures, probable)
     environment = kube.environment(events, runs, matches, documents)
+    environment["kubernetes"] = describe.kubernetes_evidence(documents)
     criteria = validation.evaluate(
         runs=runs,
         matches=matches,

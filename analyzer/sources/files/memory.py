@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from ... import describe
 from ...envelopes import UNDECODABLE_PREFIX
 from .gunzip import BINARY_SNIFF, GZ_COMPLETE, GZIP_MAGIC, damaged_gzip, gunzip, gzip_note
 from .paths import (
@@ -75,7 +76,10 @@ def _decode_lines(data: bytes) -> tuple[list[str], int]:
 
 
 def kube_document(lines: list[str]) -> dict | None:
-    """A `kubectl get ... -o json` dump (one JSON document with `kind`), else None."""
+    """A `kubectl get ... -o json` dump (one JSON document with `kind`), or `kubectl describe`
+    output of pods and jobs (`describe.document`), else None."""
+    if lines and describe.looks_like_describe(lines[0]):
+        return describe.document("\n".join(lines))
     if not lines or not lines[0].lstrip().startswith("{") or len(lines) == 1:
         return None
     try:
