@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 
 from . import catalog as catalog_mod
-from . import findings, inference, kube, templates, validation
+from . import describe, findings, inference, kube, templates, validation
 from . import runs as runs_mod
 from .envelopes import events_from_loki, events_from_raw
 from .events import UTC_NS, empty_events, finalize
@@ -256,10 +256,12 @@ def analyze(
         ),
         states=kube.run_states(documents),
     )
+    runs = describe.fill_exit_codes(runs, documents)
     run_map = runs_mod.attach_to_runs(events, runs)
     probable = inference.infer(runs, matches, run_map, cat.signatures)
     found = findings.summarise(matches, events, runs, run_map, cat.signatures, probable)
     environment = kube.environment(events, runs, matches, documents)
+    environment["kubernetes"] = describe.kubernetes_evidence(documents)
     criteria = validation.evaluate(
         runs=runs,
         matches=matches,
@@ -332,6 +334,13 @@ def _notices(
         out.append(
             f"no mover output among the {inputs.lines} log lines: no VolSync mover or "
             "KopiaMaintenance run can be judged"
+        )
+    unreadable = (inputs.loki or {}).get("entries_unreadable") or {}
+    if unreadable:
+        reasons = ", ".join(f"{n} with {why}" for why, n in sorted(unreadable.items()))
+        out.append(
+            f"{sum(unreadable.values())} entries Loki sent could not be read and are not "
+            f"analysed ({reasons})"
         )
     if fix_at is not None and data_end is not None and fix_at > data_end:
         out.append(

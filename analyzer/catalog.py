@@ -10,6 +10,7 @@ regexes run only over the few survivors (see ../shared/reference/polars-performa
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -102,6 +103,8 @@ class Signature:
     known_problems: str = ""
     infer: Inference | None = None
     path: str = ""
+    #: sha256 of the file's bytes, for the catalog digest (`Catalog.digest`).
+    sha256: str = ""
 
     @property
     def fields(self) -> list[str]:
@@ -120,9 +123,35 @@ class Catalog:
 
     signatures: list[Signature]
     overridden: list[tuple[str, str]] = field(default_factory=list)  # (id, replacing file)
+    #: What loading user directories found worth saying (an id that differs from its file name).
+    warnings: list[str] = field(default_factory=list)
+    #: How many signatures came from `--patterns` directories.
+    user_patterns: int = 0
 
     def by_id(self) -> dict[str, Signature]:
         return {s.id: s for s in self.signatures}
+
+    @property
+    def digest(self) -> str:
+        """`sha256:<16 hex>` over every signature in force (its id and its file's bytes): two
+        reports judged by the same catalog show the same digest, whatever the paths."""
+        lines = sorted(f"{s.id}\t{s.sha256}\n" for s in self.signatures)
+        return "sha256:" + hashlib.sha256("".join(lines).encode()).hexdigest()[:16]
+
+    def generator(self) -> dict[str, Any]:
+        """What judged a report: the tool, its version and this catalog (JSON `generator`)."""
+        from . import __version__
+
+        return {
+            "name": "kopia-postmortem",
+            "version": __version__,
+            "catalog": {
+                "version": __version__,
+                "patterns": len(self.signatures),
+                "user_patterns": self.user_patterns,
+                "digest": self.digest,
+            },
+        }
 
 
 def builtin_patterns_dir() -> Path:
@@ -344,20 +373,72 @@ def _inference(block: dict[str, Any] | None, sid: str, path: str) -> Inference |
     )
 
 
-def parse_signature(doc: Any, path: str) -> Signature:
+_LEADING_FLAG_GROUP = re.compile(r"^\(\?([a-zA-Z]*)(-[a-zA-Z]*)?\)")
+_VERBOSE_FLAG = re.compile(r"(?<!\\)\(\?[a-zA-Z]*x[a-zA-Z]*(?:-[a-zA-Z]*)?[:)]")
+
+
+def plain(regex: str) -> str:
+    """`regex` without verbose mode: a leading `(?x)` (or `(?ix)`, ...) is taken out and the
+    whitespace and `# comments` it allowed are removed, as Rust's regex reads them (everywhere,
+    inside classes too; escaped ones stay). Every later stage joins regexes into alternations
+    (the prefilter, the streaming keep rule, Loki's line filter, whose RE2 has no verbose mode),
+    where a comment would swallow the rest; a plain regex matches the same lines anywhere.
+    A regex without a leading verbose flag is returned unchanged."""
+    lead = _LEADING_FLAG_GROUP.match(regex)
+    if not lead or "x" not in lead.group(1):
+        return regex
+    on = lead.group(1).replace("x", "")
+    off = lead.group(2) or ""
+    flags = f"(?{on}{off})" if on or off.strip("-") else ""
+    body = regex[lead.end() :]
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            out.append(body[i : i + 2])
+            i += 2
+        elif ch == "#":
+            end = body.find("\n", i)
+            i = len(body) if end < 0 else end + 1
+        elif ch.isspace():
+            i += 1
+        else:
+            out.append(ch)
+            i += 1
+    return flags + "".join(out)
+
+
+def parse_signature(doc: Any, path: str, *, name_mismatch: list[str] | None = None) -> Signature:
     """Validate one parsed YAML document and build its signature: first the schema
     (`patterns/pattern.schema.json`), then what a schema cannot say: the id is the file name,
-    every regex compiles in Rust syntax, the inference reason's placeholders are field names."""
+    every regex compiles in Rust syntax, the inference reason's placeholders are field names.
+    With `name_mismatch` (user directories), an id that differs from the file name is accepted
+    with a warning appended there instead of refused: a starter pattern saved under a name of
+    the author's choosing is still that id."""
     problem = schema_problem(doc)
     if problem:
         raise CatalogError(f"{path}: {problem}")
     sid = doc["id"]
     if Path(path).stem != sid:
-        raise CatalogError(f"{path}: field 'id' is {sid!r} but the file is named {Path(path).name}")
+        message = f"{path}: field 'id' is {sid!r} but the file is named {Path(path).name}"
+        if name_mismatch is None:
+            raise CatalogError(message)
+        name_mismatch.append(f"{message}; the id {sid!r} is used (rename one to match)")
     regexes = _as_tuple(doc["regex"])
     for i, rx in enumerate(regexes):
         problem = _regex_error(rx)
         if problem:
+            raise CatalogError(f"{path}: field 'regex[{i}]' does not compile: {problem}")
+        if _VERBOSE_FLAG.search(plain(rx)):
+            raise CatalogError(
+                f"{path}: field 'regex[{i}]' turns on verbose mode (?x) after its start; "
+                "put (?x) first or write the regex without it"
+            )
+    regexes = tuple(plain(rx) for rx in regexes)
+    for i, rx in enumerate(regexes):
+        problem = _regex_error(rx)
+        if problem:  # pragma: no cover - removing verbose whitespace keeps a valid regex valid
             raise CatalogError(f"{path}: field 'regex[{i}]' does not compile: {problem}")
     validation = doc.get("validation") or {}
     return Signature(
@@ -390,15 +471,25 @@ def parse_signature(doc: Any, path: str) -> Signature:
     )
 
 
-def load_dir(directory: str | Path) -> list[Signature]:
-    """Load every `*.yaml`/`*.yml` file of one directory; duplicate ids inside it are an error."""
+def load_dir(
+    directory: str | Path, *, flag: str = "--patterns", warnings: list[str] | None = None
+) -> list[Signature]:
+    """Load every `*.yaml`/`*.yml` file of one directory; duplicate ids inside it are an error.
+    `flag` is named when the directory is not one; with `warnings`, an id that differs from its
+    file name is a warning there instead of an error (user directories)."""
     root = Path(directory)
     if not root.is_dir():
-        raise CatalogError(f"{directory}: --patterns must name a directory of pattern files")
+        what = "does not exist" if not root.exists() else "is not a folder"
+        raise CatalogError(f"{directory}: {flag} must name a folder of pattern files; it {what}")
     signatures: dict[str, Signature] = {}
-    for path in sorted([*root.glob("*.yaml"), *root.glob("*.yml")]):
+    try:
+        files = sorted([*root.glob("*.yaml"), *root.glob("*.yml")])
+    except OSError as exc:
+        raise CatalogError(f"{directory}: {flag}: cannot list: {exc.strerror or exc}") from None
+    for path in files:
         try:
-            text = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
+            text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise CatalogError(f"{path}: not UTF-8 text (byte {exc.start})") from None
         except OSError as exc:
@@ -411,7 +502,8 @@ def load_dir(directory: str | Path) -> list[Signature]:
             raise CatalogError(
                 f"{path}: {where}: malformed YAML ({getattr(exc, 'problem', exc)})"
             ) from None
-        sig = parse_signature(doc, str(path))
+        sig = parse_signature(doc, str(path), name_mismatch=warnings)
+        sig = Signature(**{**sig.__dict__, "sha256": hashlib.sha256(data).hexdigest()})
         if sig.id in signatures:
             raise CatalogError(
                 f"{path}: field 'id' duplicates {sig.id!r} from {signatures[sig.id].path}"
@@ -424,16 +516,22 @@ def load_catalog(user_dirs: Sequence[str | Path] = (), *, builtin: bool = True) 
     """The built-in catalog plus user directories; a user file with a built-in id replaces it."""
     merged: dict[str, Signature] = {}
     overridden: list[tuple[str, str]] = []
+    warnings: list[str] = []
     if builtin:
         merged.update({s.id: s for s in load_dir(builtin_patterns_dir())})
+    user: set[str] = set()
     for directory in user_dirs:
-        for sig in load_dir(directory):
+        for sig in load_dir(directory, warnings=warnings):
             if sig.id in merged:
                 overridden.append((sig.id, sig.path))
             merged[sig.id] = sig
+            user.add(sig.id)
     check_references(merged)
     return Catalog(
-        sorted(merged.values(), key=lambda s: (SEVERITIES.index(s.severity), s.id)), overridden
+        sorted(merged.values(), key=lambda s: (SEVERITIES.index(s.severity), s.id)),
+        overridden,
+        warnings,
+        len(user),
     )
 
 
@@ -710,3 +808,18 @@ def check_examples(signatures: Sequence[Signature]) -> list[ExampleFailure]:
                 if (i in hits) != (kind == "match"):
                     failures.append(ExampleFailure(sig.id, sig.path, kind, line))
     return failures
+
+
+#: A placeholder the starter pattern (templates.starter_pattern) leaves for the author.
+TODO_MARK = re.compile(r"^\s*TODO\b")
+
+
+def todo_fields(signatures: Sequence[Signature]) -> list[str]:
+    """One line per prose field still holding a starter pattern's `TODO` placeholder:
+    `--test-patterns` fails until the author has written them."""
+    out = []
+    for sig in signatures:
+        for name in ("title", "meaning", "why", "fix"):
+            if TODO_MARK.match(getattr(sig, name)):
+                out.append(f"{sig.path}: field '{name}' is still a TODO placeholder; write it")
+    return out

@@ -1,7 +1,8 @@
 """Envelope detection: turn raw lines into the events table's columns, one polars pass per step.
 
 A raw line may be wrapped in a CRI node-log record, a `kubectl logs --timestamps` prefix, a docker
-json-file object, a Kopia CLI-log line or a Kopia JSON log record, or be bare pod output. The
+json-file object, a Kopia CLI-log line or a Kopia JSON log record, a line of `logcli query`
+output (`default` or `jsonl`; `raw` is bare pod output), or be bare pod output. The
 envelope is detected per line (files may mix them); its timestamp, stream and level become columns
 and the content goes on to console processing: ANSI colour codes stripped, `\\r` progress refreshes
 split into rows, mover-script prefixes (`INFO:`, `ERROR:` ...) and old Kopia level words read.
@@ -34,7 +35,33 @@ ENVELOPES = (
     "loki",
     "raw",
     "viewer",
+    "logcli",
+    "logcli-jsonl",
 )
+#: `logcli query` output (grafana/loki pkg/logcli/output): `default` prints
+#: `<RFC3339 time> <labels, padded> <line, trimmed>`, the labels as Go's LabelSet.String()
+#: (`{container="kopia", namespace="media"}`, sorted, `, `-separated, Go-quoted; `{}` when every
+#: label is common); `jsonl` prints `{"labels":{…},"line":"…","timestamp":"…"}`; `raw` prints the
+#: line alone. Labels shared by every stream are left out of each line and printed once to
+#: stderr through Go's `log`: `2026/01/31 16:00:03 Common labels: {…}`.
+LOGCLI_ENVELOPES = ("logcli", "logcli-jsonl")
+_LABEL_PAIR = r'[A-Za-z_][A-Za-z0-9_]*="(?:[^"\\]|\\.)*"'
+LOGCLI_LABELS_RE = r"\{(?:" + _LABEL_PAIR + r"(?:, " + _LABEL_PAIR + r")*)?\}"
+#: After the time: the labels, the padding up to the widest label set, then the line.
+LOGCLI_LINE_RE = r"^(?P<labels>" + LOGCLI_LABELS_RE + r")(?: +(?P<line>.*))?$"
+LOGCLI_COMMON_RE = (
+    r"^(?:\d{4}/\d\d/\d\d \d\d:\d\d:\d\d(?:\.\d+)? )?Common labels: (?P<labels>"
+    + LOGCLI_LABELS_RE
+    + r")\s*$"
+)
+#: Where Promtail, Alloy and OTLP put a pod's identity among the labels (the same keys Loki
+#: streams are read by, `sources/loki/identity.py`); only values Kubernetes could have made.
+_K8S_VALUE = r'"([a-z0-9][a-z0-9.-]*)"'
+_LABEL_KEYS = {
+    "namespace": ("namespace", "k8s_namespace_name"),
+    "pod": ("pod", "k8s_pod_name"),
+    "container": ("container", "k8s_container_name"),
+}
 #: Lines a log viewer adds to what it shows (not the container's output, stamped with the
 #: viewer's clock): k9s's `stream closed EOF for <ns>/<pod> (<container>)` (every spelling since
 #: k9s 0.2x), stern's `- <pod> › <container>` / `+ <pod> › <container>`, kubectl's
@@ -84,6 +111,48 @@ def parse_timestamp(expr: pl.Expr) -> pl.Expr:
 
 _LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "DPANIC", "PANIC", "FATAL"]
 _DROP = ("_p0", "_p1", "_p2", "_p3", "_ts", "_kub", "_tag", "_env", "raw")
+#: Identity from logcli labels: on the line (`_l…`) and on the file's `Common labels:` (`_c…`).
+_LABEL_COLUMNS = tuple(f"_{k}{name}" for k in ("l", "c") for name in _LABEL_KEYS)
+
+
+def _label_text(labels: pl.Expr, name: str) -> pl.Expr:
+    """The value of identity label `name` (any of its keys) in a LabelSet string."""
+    keys = "|".join(_LABEL_KEYS[name])
+    return labels.str.extract(r"(?:^\{|, )(?:" + keys + r")=" + _K8S_VALUE, 1)
+
+
+def _label_json(line: pl.Expr, name: str) -> pl.Expr:
+    """The value of identity label `name` in a logcli jsonl record's `labels` object."""
+    values = [line.str.json_path_match(f"$.labels.{key}") for key in _LABEL_KEYS[name]]
+    value = pl.coalesce(values)
+    return pl.when(value.str.contains(r"^[a-z0-9][a-z0-9.-]*$")).then(value)
+
+
+def _logcli_identity(frame: pl.DataFrame) -> pl.DataFrame:
+    """Namespace, pod and container of logcli lines (and of lines with no envelope, logcli's
+    `raw` output): their own labels, else the labels the file printed as common to every
+    stream, else what the path or flags say."""
+    for name in _LABEL_KEYS:
+        if name not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(name))
+    for column in _LABEL_COLUMNS:
+        if column not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(column))
+    # `--output=raw` lines have no envelope; the Common labels line names their pod too
+    logcli = pl.col("_env").is_in(LOGCLI_ENVELOPES) | pl.col("_env").is_null()
+    return frame.with_columns(
+        pl.when(logcli)
+        .then(
+            pl.coalesce(
+                pl.col(f"_l{name}"),
+                pl.col(f"_c{name}").drop_nulls().first().over("source"),
+                pl.col(name),
+            )
+        )
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name in _LABEL_KEYS
+    ).drop(_LABEL_COLUMNS)
 
 
 def split_envelopes(raw: pl.DataFrame) -> pl.DataFrame:
@@ -102,7 +171,11 @@ def split_envelopes(raw: pl.DataFrame) -> pl.DataFrame:
     text = _text_envelopes(raw.filter(~is_json))
     objects = _json_envelopes(raw.filter(is_json))
     frame = pl.concat([text, objects], how="diagonal_relaxed").sort("source", "line_no")
-    any_envelope = pl.col("_env").is_not_null().any().over("source")
+    frame = _logcli_identity(frame)
+    # logcli's `Common labels:` line on stderr is no envelope of the lines around it
+    any_envelope = (
+        (pl.col("_env").is_not_null() & (pl.col("_env") != "viewer")).any().over("source")
+    )
     damaged = any_envelope | pl.col("raw").str.starts_with(UNDECODABLE_PREFIX)
     frame = frame.with_columns(
         pl.when(pl.col("_env").is_not_null())
@@ -138,6 +211,9 @@ def _text_envelopes(raw: pl.DataFrame) -> pl.DataFrame:
     frame = raw.with_columns(kub.alias("_kub")).with_columns(
         pl.when(pl.col("_kub").struct.field("pod").is_not_null())
         .then(line.str.slice(prefix_len))
+        # logcli colours its time and labels on a terminal (a paste keeps the codes)
+        .when(line.str.starts_with("\x1b["))
+        .then(line.str.replace_all(ANSI_RE, ""))
         .otherwise(line)
         .alias("_body")
     )
@@ -157,19 +233,39 @@ def _text_envelopes(raw: pl.DataFrame) -> pl.DataFrame:
     is_cri = (timed & p1.is_in(["stdout", "stderr"]) & p2.is_in(["F", "P"])).fill_null(False)
     is_cli = (timed & (fraction == 6) & p1.is_in(_LEVELS) & p2.is_not_null()).fill_null(False)
     is_cli = is_cli & ~is_cri
-    is_kub = (timed & ~is_cri & ~is_cli & (fraction == 9)).fill_null(False)
+    after_ts = body.str.slice(p0.str.len_chars() + 1)
+    # logcli's labels start right after the time; a `{` there that is no LabelSet (Kopia's
+    # JSON console line under a kubectl stamp) stays kubectl.
+    logcli = after_ts.str.extract_groups(LOGCLI_LINE_RE)
+    frame = frame.with_columns(
+        pl.when(timed & p1.str.starts_with("{")).then(logcli).alias("_logcli"),
+        pl.when(~timed & body.str.contains("Common labels: ", literal=True))
+        .then(body.str.replace_all(ANSI_RE, "").str.extract(LOGCLI_COMMON_RE, 1))
+        .alias("_common"),
+    )
+    is_logcli = pl.col("_logcli").struct.field("labels").is_not_null().fill_null(False)
+    is_common = pl.col("_common").is_not_null()
+    is_kub = (timed & ~is_cri & ~is_cli & ~is_logcli & (fraction == 9)).fill_null(False)
     env = (
         pl.when(is_cri)
         .then(pl.lit("cri"))
         .when(is_cli)
         .then(pl.lit("kopia-cli"))
+        .when(is_logcli)
+        .then(pl.lit("logcli"))
         .when(is_kub)
         .then(pl.lit("kubectl"))
+        .when(is_common)
+        .then(pl.lit("viewer"))
         .otherwise(pl.lit(None, dtype=pl.String))
     )
     frame = frame.with_columns(env.alias("_env"))
     e = pl.col("_env")
-    after_ts = body.str.slice(p0.str.len_chars() + 1)
+    labels = pl.col("_logcli").struct.field("labels")
+    frame = frame.with_columns(
+        *(_label_text(labels, name).alias(f"_l{name}") for name in _LABEL_KEYS),
+        *(_label_text(pl.col("_common"), name).alias(f"_c{name}") for name in _LABEL_KEYS),
+    )
     columns = {
         "ts": pl.when(e.is_not_null()).then(pl.col("_ts")),
         "message": pl.when(e == "cri")
@@ -178,8 +274,13 @@ def _text_envelopes(raw: pl.DataFrame) -> pl.DataFrame:
         .then(pl.col("_p3").fill_null(""))
         .when(e == "kubectl")
         .then(after_ts)
+        .when(e == "logcli")
+        .then(pl.col("_logcli").struct.field("line").fill_null(""))
         .otherwise(line),
-        "stream": pl.when(e == "cri").then(p1),
+        "stream": pl.when(e == "cri")
+        .then(p1)
+        .when(e == "logcli")
+        .then(labels.str.extract(r'(?:^\{|, )stream="(stdout|stderr)"', 1)),
         "level": pl.when(e == "kopia-cli").then(p1),
         "module": pl.when(e == "kopia-cli").then(p2),
         "_tag": pl.when(e == "cri").then(p2),
@@ -189,7 +290,7 @@ def _text_envelopes(raw: pl.DataFrame) -> pl.DataFrame:
         columns["container"] = pl.coalesce(
             pl.col("container"), pl.col("_kub").struct.field("container")
         )
-    return frame.with_columns(**columns).drop("_body")
+    return frame.with_columns(**columns).drop("_body", "_logcli", "_common")
 
 
 def _json_envelopes(raw: pl.DataFrame) -> pl.DataFrame:
@@ -203,22 +304,52 @@ def _json_envelopes(raw: pl.DataFrame) -> pl.DataFrame:
     )
     is_docker = pl.col("_log").is_not_null()
     is_kopia = ~is_docker & pl.col("_m").is_not_null() & pl.col("_t").is_not_null()
-    e = pl.when(is_docker).then(pl.lit("docker")).when(is_kopia).then(pl.lit("kopia-json"))
+    # logcli --output=jsonl: Go's json.Marshal of a map, so the keys are sorted and `labels`
+    # (absent with --no-labels) comes first, then `line`, then `timestamp`.
+    jsonl_line = line.str.json_path_match("$.line")
+    is_jsonl = (
+        ~is_docker
+        & ~is_kopia
+        & jsonl_line.is_not_null()
+        & line.str.json_path_match("$.timestamp").is_not_null()
+    )
+    e = (
+        pl.when(is_docker)
+        .then(pl.lit("docker"))
+        .when(is_kopia)
+        .then(pl.lit("kopia-json"))
+        .when(is_jsonl)
+        .then(pl.lit("logcli-jsonl"))
+    )
     frame = frame.with_columns(e.alias("_env"))
     env = pl.col("_env")
+    jsonl = env == "logcli-jsonl"
     return frame.with_columns(
         parse_timestamp(
             pl.when(env == "docker")
             .then(line.str.json_path_match("$.time"))
+            .when(jsonl)
+            .then(line.str.json_path_match("$.timestamp"))
             .otherwise(pl.col("_t"))
         ).alias("ts"),
         pl.when(env == "docker")
         .then(pl.col("_log").str.strip_suffix("\n"))
         .when(env == "kopia-json")
         .then(pl.col("_m"))
+        .when(jsonl)
+        .then(jsonl_line.str.strip_suffix("\n"))
         .otherwise(line)
         .alias("message"),
-        pl.when(env == "docker").then(line.str.json_path_match("$.stream")).alias("stream"),
+        pl.when(env == "docker")
+        .then(line.str.json_path_match("$.stream"))
+        .when(jsonl)
+        .then(
+            line.str.json_path_match("$.labels.stream").replace_strict(
+                {"stdout": "stdout", "stderr": "stderr"}, default=None
+            )
+        )
+        .alias("stream"),
+        *(pl.when(jsonl).then(_label_json(line, name)).alias(f"_l{name}") for name in _LABEL_KEYS),
         pl.when(env == "kopia-json").then(line.str.json_path_match("$.l")).alias("level"),
         pl.when(env == "kopia-json").then(line.str.json_path_match("$.n")).alias("module"),
         pl.lit(None, dtype=pl.String).alias("_tag"),
@@ -276,7 +407,7 @@ def console_lines(frame: pl.DataFrame) -> pl.DataFrame:
     prefix = msg.str.extract(SCRIPT_PREFIX_RE, 1)
     old_level = msg.str.extract_groups(KOPIA_CONSOLE_LEVEL_RE)
     console = pl.col("level").is_null() & pl.col("envelope").is_in(
-        ["cri", "kubectl", "docker", "plain", "loki"]
+        ["cri", "kubectl", "docker", "plain", "loki", *LOGCLI_ENVELOPES]
     )
     # Kopia's --json-log-console form inside pod output (§1.3): take `m`, `n` and `l` when present.
     json_console = (

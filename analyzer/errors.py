@@ -5,7 +5,7 @@ exits 2 for any of them; any other exception is a bug and keeps its traceback.
 AnalyzerError          the base the CLI catches
 ├── WindowError        a time flag: --since, --until, --from, --to, --fix-at, --hang-after
 ├── InputError         a path that cannot be read (or --namespace/--pod/--container misused)
-├── OutputError        the -o/--output target cannot be written
+├── OutputError        the --output-file target cannot be written
 ├── CatalogError       a pattern file or directory: --patterns, --test-patterns
 ├── LokiError          talking to Loki
 │   ├── LokiConfigError  address, auth combination, TLS files, LOKI_* values (also a ValueError)
@@ -56,7 +56,7 @@ class InputError(AnalyzerError):
 
 
 class OutputError(AnalyzerError):
-    """The report cannot be written where -o/--output says; the message names the path."""
+    """The report cannot be written where --output-file says; the message names the path."""
 
 
 class CatalogError(AnalyzerError):

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from .envelopes import STREAM_CLOSED_RE
+from .envelopes import LOGCLI_ENVELOPES, STREAM_CLOSED_RE
 from .events import UTC_NS, mover_output
 
 DONE_RE = r"^(?:INFO: )?=== Done ===\s*$"
@@ -161,7 +161,7 @@ BASES = (
     "mover-status",
 )
 
-_POD_OUTPUT = ("cri", "kubectl", "docker", "plain", "loki", "raw")
+_POD_OUTPUT = ("cri", "kubectl", "docker", "plain", "loki", "raw", *LOGCLI_ENVELOPES)
 
 
 def run_key() -> pl.Expr:
@@ -237,7 +237,13 @@ def reconstruct_runs(
     # File order is write order: order a pod's files (restarts, rotations) by their first time,
     # then lines by number, so one skewed timestamp cannot move a run's start or end.
     # Loki returns a pod's stdout and stderr as separate time-ordered streams: merge them by time.
-    from_loki = pl.col("envelope") == "loki"
+    # logcli prints newest first unless --forward, to the second: its lines go by time too,
+    # and within a second in the file's own direction.
+    from_loki = pl.col("envelope").is_in(["loki", *LOGCLI_ENVELOPES])
+    in_file_order = pl.col("ts").sort_by("line_no")
+    backward = pl.col("envelope").is_in(LOGCLI_ENVELOPES) & (
+        in_file_order.first().over("source") > in_file_order.last().over("source")
+    )
     lines = (
         lines.with_columns(
             pl.when(from_loki).then(pl.col("_key")).otherwise(pl.col("source")).alias("_segment"),
@@ -245,9 +251,10 @@ def reconstruct_runs(
             .then(pl.col("ts").cast(pl.Int64))
             .otherwise(pl.col("line_no"))
             .alias("_order"),
+            pl.when(backward).then(-pl.col("line_no")).otherwise(0).alias("_tie"),
         )
         .with_columns(pl.col("ts").min().over("_segment").alias("_file_start"))
-        .sort("_key", "_file_start", "_segment", "_order", maintain_order=True)
+        .sort("_key", "_file_start", "_segment", "_order", "_tie", maintain_order=True)
     )
     msg = pl.col("message")
     said = msg.filter(msg.str.strip_chars() != "")

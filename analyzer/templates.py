@@ -463,11 +463,12 @@ def starter_pattern(
     }
     header = [
         f"# Starter pattern mined from {row.get('count', '?')} unrecognised line(s).",
-        "# Fill in the TODOs, tighten the regex, then drop this file into your --patterns dir.",
+        f"# Save it as {pid}.yaml (the id is the file name), fill in the TODOs, tighten the",
+        "# regex, then check it with: analyze --test-patterns DIR (TODOs fail until written).",
     ]
     first, last = row.get("first_seen"), row.get("last_seen")
     if first is not None:
-        header.append(f"# First seen {first}, last seen {last}.")
+        header.append(f"# First seen {_rfc3339(first)}, last seen {_rfc3339(last)}.")
     body = yaml.dump(
         doc,
         Dumper=_BlockDumper,
@@ -477,6 +478,13 @@ def starter_pattern(
         width=100_000,
     )
     return "\n".join(header) + "\n" + body
+
+
+def _rfc3339(value: object) -> str:
+    """A time as RFC3339 UTC with `Z` (text is passed through)."""
+    from .timeutil import fmt_utc
+
+    return fmt_utc(value) if isinstance(value, datetime) else str(value)
 
 
 def starter_patterns(templates: pl.DataFrame) -> dict[str, str]:

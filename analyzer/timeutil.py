@@ -14,6 +14,12 @@ import pytimeparse2
 from .errors import WindowError
 
 _DURATION_SHAPE = re.compile(r"^(\d+(\.\d+)?(w|d|h|m|s|ms))+$")
+_HOURS_SHAPE = re.compile(r"^\d+(\.\d+)?$")
+
+#: The times a log line can hold: polars keeps times as nanoseconds since 1970 in 64 bits, which
+#: reach from 1677-09-21 to 2262-04-11; whole years inside that span are accepted.
+EARLIEST = datetime(1678, 1, 1, tzinfo=UTC)
+LATEST = datetime(2262, 1, 1, tzinfo=UTC)
 
 
 def parse_duration(text: str, *, flag: str = "--since") -> timedelta:
@@ -25,7 +31,29 @@ def parse_duration(text: str, *, flag: str = "--since") -> timedelta:
             f"{flag}: cannot read {text!r} as a duration; "
             "use units s, m, h, d or w (e.g. 48h, 2h30m)"
         )
+    if seconds >= (LATEST - EARLIEST).total_seconds():
+        raise WindowError(f"{flag}: {text!r} is longer than the 1678-2261 span a log can cover")
     return timedelta(seconds=seconds)
+
+
+def parse_hours(text: str, *, flag: str) -> float:
+    """A span in hours: a duration like every other span (`48h`, `2d`, `90m`) or, as before, a
+    bare positive number of hours (`48`, `0.5`). NaN, infinities, zero and negatives are refused."""
+    compact = text.strip()
+    if _HOURS_SHAPE.match(compact):
+        hours = float(compact)
+        if hours <= 0:
+            raise WindowError(f"{flag}: {text!r} must be more than zero (e.g. 48h or 48)")
+        if hours * 3600 >= (LATEST - EARLIEST).total_seconds():
+            raise WindowError(f"{flag}: {text!r} is longer than the 1678-2261 span a log can cover")
+        return hours
+    try:
+        return parse_duration(compact, flag=flag).total_seconds() / 3600
+    except WindowError:
+        raise WindowError(
+            f"{flag}: cannot read {text!r} as a span; use a duration (48h, 2d, 90m) "
+            "or a positive number of hours"
+        ) from None
 
 
 def parse_time(text: str, *, flag: str) -> datetime:
@@ -38,7 +66,21 @@ def parse_time(text: str, *, flag: str) -> datetime:
         ) from None
     if value.tzinfo is None:
         raise WindowError(f"{flag}: {text!r} has no time zone; add Z or an offset like +02:00")
-    return value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # an offset that moves a time at the edge of year 1 or 9999 past it
+        value = EARLIEST - timedelta(days=1) if value.year < 1000 else LATEST
+    return check_in_range(value, flag=flag, text=text)
+
+
+def check_in_range(value: datetime, *, flag: str, text: str | None = None) -> datetime:
+    """`value` if a log line can hold it (1678-2261, see EARLIEST), else a WindowError."""
+    if not EARLIEST <= value < LATEST:
+        shown = repr(text) if text is not None else fmt_utc(value)
+        raise WindowError(
+            f"{flag}: {shown} is outside the times a log can hold (1678-01-01 to 2261-12-31)"
+        )
+    return value
 
 
 def fmt_utc(value: datetime | None, *, seconds_only: bool = True) -> str:
@@ -98,7 +140,16 @@ def resolve_window(
     end = parse_time(end_text, flag=end_flag) if end_text else None
     if since:
         end = end or (now or datetime.now(UTC)).astimezone(UTC)
-        start = end - parse_duration(since)
+        span = parse_duration(since)
+        try:
+            start = end - span
+        except OverflowError:  # before year 1
+            start = EARLIEST - timedelta(days=1)
+        if start < EARLIEST:
+            raise WindowError(
+                f"--since: {since!r} before {fmt_utc(end)} reaches before 1678, "
+                "earlier than any time a log can hold"
+            )
     else:
         start = parse_time(from_, flag="--from") if from_ else None
     if start is not None and end is not None and end <= start:

@@ -82,11 +82,16 @@ def bench_shape(shape: str, size: int, workdir: Path, repeat: int, all_pods: boo
     base = [*analyze_command(), str(target), "--fix-at", FIX_AT]
     commands = {
         "rg": rg,
-        "analyze md": [*base, "-o", str(workdir / "report.md")],
-        "analyze json": [*base, "--format", "json", "-o", str(workdir / "report.json")],
+        "analyze md": [*base, "--output-file", str(workdir / "report.md")],
+        "analyze json": [*base, "-o", "json", "--output-file", str(workdir / "report.json")],
     }
     if all_pods:
-        commands["analyze --all-pods"] = [*base, "--all-pods", "-o", str(workdir / "all.md")]
+        commands["analyze --all-pods"] = [
+            *base,
+            "--all-pods",
+            "--output-file",
+            str(workdir / "all.md"),
+        ]
     subprocess.run(["cat", *map(str, _files(target))], stdout=subprocess.DEVNULL, check=True)
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     for _ in range(repeat):

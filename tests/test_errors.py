@@ -91,9 +91,9 @@ CASES = {
         InputError, lambda s: [str(s.tmp / "nope.log")], lambda s: [str(s.tmp / "nope.log")]
     ),
     "no input": Case(InputError, lambda s: [], lambda s: ["no input"]),
-    "-o in a missing directory": Case(
+    "--output-file in a missing directory": Case(
         OutputError,
-        lambda s: ["-o", str(s.tmp / "gone" / "x.md"), s.logs],
+        lambda s: ["--output-file", str(s.tmp / "gone" / "x.md"), s.logs],
         lambda s: [str(s.tmp / "gone" / "x.md")],
     ),
     "missing pattern dir": Case(
@@ -161,8 +161,8 @@ CASES = {
         lambda s: [*_kube(s, "https://127.0.0.1:9", TOKEN), "--context", "elsewhere"],
         lambda s: ["elsewhere"],
     ),
-    "-n without --kube": Case(
-        KubeConfigError, lambda s: ["-n", "media", s.logs], lambda s: ["-n", "--kube"]
+    "--context without --kube": Case(
+        KubeConfigError, lambda s: ["--context", "prod", s.logs], lambda s: ["--context", "--kube"]
     ),
     "nothing listens at the Kubernetes API address": Case(
         KubeUnreachableError,
@@ -252,11 +252,11 @@ def test_the_cases_raise_every_error_class():
 
 def test_a_bad_output_fails_before_the_analysis(tmp_path, monkeypatch):
     def no_analysis(*args, **kwargs):
-        raise AssertionError("the analysis ran before -o was checked")
+        raise AssertionError("the analysis ran before --output-file was checked")
 
     monkeypatch.setattr(cli, "analyze", no_analysis)
     logs = str(hung_then_healthy(tmp_path / "logs"))
-    result = CliRunner().invoke(cli.main, ["-o", str(tmp_path / "gone" / "x.md"), logs])
+    result = CliRunner().invoke(cli.main, ["--output-file", str(tmp_path / "gone" / "x.md"), logs])
     assert result.exit_code == 2 and "no such directory" in result.stderr
 
 
@@ -266,7 +266,9 @@ def test_a_failed_write_is_an_output_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Path, "write_text", full)
     out = tmp_path / "report.md"
-    result = CliRunner().invoke(cli.main, ["-o", str(out), str(hung_then_healthy(tmp_path))])
+    result = CliRunner().invoke(
+        cli.main, ["--output-file", str(out), str(hung_then_healthy(tmp_path))]
+    )
     assert result.exit_code == 2
     assert result.stderr == f"analyze: error: {out}: cannot write: No space left on device\n"
 

@@ -36,10 +36,11 @@ def kernel(tmp_path_factory):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_executes(path, kernel):
+def test_notebook_executes(path, kernel, tmp_path):
+    """Run from an unrelated folder: the notebook finds its data through the repository."""
     nb = nbformat.read(path, as_version=4)
     NotebookClient(
-        nb, timeout=300, kernel_name=kernel, resources={"metadata": {"path": str(path.parent)}}
+        nb, timeout=300, kernel_name=kernel, resources={"metadata": {"path": str(tmp_path)}}
     ).execute()
     errors = [
         o

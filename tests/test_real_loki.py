@@ -8,6 +8,7 @@ what only the real one can show. They skip, with the reason, where the tool is n
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 from datetime import datetime
@@ -159,3 +160,107 @@ def test_the_emulator_answers_the_same_queries_as_the_real_loki(real_loki):
                 for url in (real_loki, emulator.url)
             ]
             assert answers[0].sort("ts").equals(answers[1].sort("ts")), (selector, mode)
+
+
+def _push_with_metadata(url: str, labels: dict, entries: list[tuple[int, str, dict]]) -> None:
+    values = [[str(ts), line, meta] for ts, line, meta in entries]
+    with httpx.Client(base_url=url, timeout=30) as client:
+        reply = client.post(
+            "/loki/api/v1/push", json={"streams": [{"stream": labels, "values": values}]}
+        )
+        assert reply.status_code == 204, reply.text
+
+
+@pytest.mark.parametrize("mode", ["full", "pushdown"])
+def test_alloy_s_structured_metadata_names_the_pod_in_both_modes(real_loki, mode):
+    """Alloy's Kubernetes pipeline ships `pod` and `stream` as structured metadata: read with
+    `categorize-labels` and `| keep`, two pods in one stream stay two pods."""
+    from analyzer.sources.loki import fetch
+
+    labels = {"namespace": "alloyns", "container": "kopia", "service_name": "volsync-src-a"}
+    t = CROWD_NS + 3_600 * 10**9
+    entries = []
+    for i, pod in enumerate(("volsync-src-a-bcdfg", "volsync-src-a-hjklm")):
+        for j, line in enumerate(["Starting kopia mover container", "INFO: === Done ==="]):
+            entries.append((t + i * 10**10 + j * 10**9, line, {"pod": pod, "stream": "stdout"}))
+    _push_with_metadata(real_loki, labels, entries)
+    result = fetch(
+        LokiConfig(addr=real_loki),
+        datetime.fromisoformat("2026-01-31T16:59:00Z"),
+        datetime.fromisoformat("2026-01-31T17:02:00Z"),
+        selector='{namespace="alloyns"}',
+        mode=mode,
+        line_filters=("Done", "Starting"),
+        parallel=1,
+    )
+    by_pod = result.lines.group_by("pod").len().sort("pod")
+    assert by_pod.rows() == [("volsync-src-a-bcdfg", 2), ("volsync-src-a-hjklm", 2)]
+    assert set(result.lines["stream"]) == {"stdout"}
+    assert set(result.lines["source"]) == {
+        f'{{container="kopia", namespace="alloyns", service_name="volsync-src-a"}} | pod="{p}"'
+        for p in ("volsync-src-a-bcdfg", "volsync-src-a-hjklm")
+    }
+
+
+def test_index_volume_decides_auto_and_the_report_says_so(real_loki):
+    from analyzer.sources.base import Wants
+    from analyzer.timeutil import resolve_window
+
+    window = resolve_window(from_=WINDOW["from_"], to=WINDOW["to"])
+    wants = Wants(window=window)
+    small = LokiSource(LokiConfig(addr=real_loki), progress=False)
+    mode, reason = small.transfer_mode(wants)
+    assert mode == "full"
+    # the example incident's 22,856 lines are about 0.8 MB of text (plus Loki's metadata)
+    found = re.search(r"index/volume puts the selector at ([\d.]+) MB", reason)
+    assert found and 0.7 < float(found.group(1)) < 1.5
+    tight = LokiSource(LokiConfig(addr=real_loki), pushdown_above_mb=0.5, progress=False)
+    a = analyze(loki=tight, fix_at=datetime.fromisoformat(FIX), **WINDOW)
+    assert a.inputs.loki["mode"] == "pushdown"
+    assert a.inputs.loki["mode_reason"].endswith("over 0.5 MB, so the filters were pushed down")
+
+
+def test_the_emulator_answers_keep_or_filters_and_index_volume_like_the_real_loki(real_loki):
+    """Raw answers, side by side: `| keep` with categorized labels, `or`-ed substring filters
+    with `(?i)`, and the shape of `index/volume` (its byte counts are the emulator's estimate)."""
+    from testing.loki_emulator import LokiEmulator
+
+    labels = {"namespace": "shape", "pod": "volsync-src-shape-abcde", "container": "kopia"}
+    labels |= {"app": "volsync-src-shape", "stream": "stderr"}
+    entries = [
+        (CROWD_NS + 7_200 * 10**9 + i * 10**9, text)
+        for i, text in enumerate(
+            ["Starting kopia mover container", "ERROR boom", "error: lower", "all fine"]
+        )
+    ]
+    _push(real_loki, labels, entries)
+    emulator = LokiEmulator()
+    emulator.push(labels, entries)
+    params = {"start": str(CROWD_NS + 7_000 * 10**9), "end": str(CROWD_NS + 7_400 * 10**9)}
+    headers = {"X-Loki-Response-Encoding-Flags": "categorize-labels"}
+    query = '{namespace="shape"} |~ "Starting kopia" or "(?i)error" | keep pod, stream'
+    with emulator:
+        answers = []
+        for url in (real_loki, emulator.url):
+            with httpx.Client(base_url=url, timeout=30, headers=headers) as client:
+                lines = client.get("/loki/api/v1/query_range", params=params | {"query": query})
+                volume = client.get(
+                    "/loki/api/v1/index/volume", params=params | {"query": '{namespace="shape"}'}
+                )
+            data = lines.json()["data"]
+            answers.append(
+                (
+                    data["encodingFlags"],
+                    [(s["stream"], [v[1:] for v in s["values"]]) for s in data["result"]],
+                    [(r["metric"], r["value"][0]) for r in volume.json()["data"]["result"]],
+                    volume.json()["data"]["resultType"],
+                )
+            )
+    assert answers[0] == answers[1]
+    assert answers[0][1] == [
+        (
+            {"pod": "volsync-src-shape-abcde", "stream": "stderr"},
+            # backward, Loki's default direction: newest first
+            [["error: lower", {}], ["ERROR boom", {}], ["Starting kopia mover container", {}]],
+        )
+    ]

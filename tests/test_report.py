@@ -129,7 +129,7 @@ def test_hostile_log_text_renders_inert(hostile_logs):
 
 def test_budget_holds_on_a_corpus_that_overflows_it(tmp_path):
     for i in range(480):
-        pod = f"volsync-src-app{i % 40:02d}-{i:05d}"[:35]
+        pod = f"volsync-src-application{i % 40:02d}-{i:05d}"
         d = cri_dir(tmp_path, "media", pod, "kopia", uid=f"{i:08d}-2222-3333-4444-555555555555")
         noisy = HUNG_BACKUP + [
             (

@@ -60,6 +60,10 @@ def test_a_starter_pattern_passes_its_test_and_then_matches(tmp_path):
 
     pid = yaml.safe_load(text)["id"]
     (mine / f"{pid}.yaml").write_text(text)
+    tested = cli("--test-patterns", str(mine))  # its examples pass; the TODO prose does not
+    assert tested.exit_code == 1 and "0 failed, 3 TODO field(s)" in tested.stdout, tested.stdout
+    written = {"meaning": "M.", "why": "W.", "fix": "F."}
+    (mine / f"{pid}.yaml").write_text(yaml.safe_dump({**yaml.safe_load(text), **written}))
     tested = cli("--test-patterns", str(mine))
     assert tested.exit_code == 0 and " 0 failed" in tested.stdout, tested.stdout
     data = json.loads(cli("--format", "json", "--patterns", str(mine), str(logs)).stdout)

@@ -70,6 +70,7 @@ def to_json(analysis: Analysis, options: RenderOptions | None = None) -> dict[st
         for u in (a.unclassified.iter_rows(named=True) if a.unclassified.height else [])
     ]
     return {
+        "generator": analysis.catalog.generator(),
         "window": {"from": top.window_from, "to": top.window_to},
         "status": top.status,
         "fix_at": top.fix_at or None,

@@ -59,13 +59,20 @@ def select_entries(
     return out
 
 
-def streams_result(selected: Sequence[tuple[Series, int]], categorize: bool) -> list[dict]:
-    """Group selected entries into result streams the way Loki encodes them."""
+def streams_result(
+    selected: Sequence[tuple[Series, int]], categorize: bool, keep: Sequence[str] | None = None
+) -> list[dict]:
+    """Group selected entries into result streams the way Loki encodes them; `keep` (a
+    `| keep` stage) filters stream labels and structured metadata, merging what it unites."""
     groups: dict[str, tuple[dict[str, str], list[list[Any]]]] = {}
     for series, idx in selected:
         ts, line, sm = str(series.ts[idx]), series.lines[idx], series.sm[idx]
-        labels = series.labels if categorize else series.labels | sm
-        key = series.key if categorize else label_string(labels)
+        stream_labels = series.labels
+        if keep is not None:
+            stream_labels = {k: v for k, v in stream_labels.items() if k in keep}
+            sm = {k: v for k, v in sm.items() if k in keep}
+        labels = stream_labels if categorize else stream_labels | sm
+        key = label_string(labels) if keep is not None or not categorize else series.key
         bucket = groups.setdefault(key, (dict(sorted(labels.items())), []))
         if categorize:
             bucket[1].append([ts, line, {"structuredMetadata": sm} if sm else {}])

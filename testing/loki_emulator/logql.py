@@ -21,7 +21,7 @@ _TOKEN_RE = re.compile(
 VECTOR_OPS = ("sum", "count", "min", "max", "avg")
 RANGE_FUNCS = ("count_over_time", "rate", "bytes_over_time", "bytes_rate")
 PARSER_STAGES = ("json", "logfmt", "pattern", "regexp", "unpack", "line_format", "label_format")
-PARSER_STAGES += ("decolorize", "drop", "keep", "unwrap")
+PARSER_STAGES += ("decolorize", "drop", "unwrap")
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,8 @@ class LogQuery:
     matchers: tuple[Matcher, ...]
     line_filters: tuple[LineFilter, ...]
     label_filters: tuple[Matcher, ...]
+    #: `| keep a, b`: the labels (stream labels and structured metadata) the result keeps
+    keep: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -198,12 +200,25 @@ class Parser:
         matchers = self.selector()
         line_filters: list[LineFilter] = []
         label_filters: list[Matcher] = []
+        keep: tuple[str, ...] | None = None
         while self.tok.kind == "op" and self.tok.text in ("|=", "|~", "!=", "!~", "|"):
-            if self.tok.text == "|":
+            if self.tok.text == "|" and self.tokens[self.pos + 1].text == "keep":
+                keep = self.keep_stage(keep)
+            elif self.tok.text == "|":
                 label_filters.append(self.label_filter())
             else:
                 line_filters.append(self.line_filter())
-        return LogQuery(tuple(matchers), tuple(line_filters), tuple(label_filters))
+        return LogQuery(tuple(matchers), tuple(line_filters), tuple(label_filters), keep)
+
+    def keep_stage(self, before: tuple[str, ...] | None) -> tuple[str, ...]:
+        """`| keep a, b, c` (names only; a second keep keeps what both keep)."""
+        self.take("op", "|")
+        self.take("ident", "keep")
+        names = [self.take("ident", expecting=["IDENTIFIER"]).text]
+        while self.tok.kind == "op" and self.tok.text == ",":
+            self.pos += 1
+            names.append(self.take("ident", expecting=["IDENTIFIER"]).text)
+        return tuple(n for n in names if before is None or n in before)
 
     def selector(self) -> list[Matcher]:
         self.take("op", "{")

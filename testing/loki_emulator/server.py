@@ -211,6 +211,8 @@ class LokiEmulator:
             "/loki/api/v1/query": lambda: self.instant(store, params),
             "/loki/api/v1/labels": lambda: self.labels(store, params, None),
             "/loki/api/v1/push": lambda: self.push_json(store, body),
+            "/loki/api/v1/index/volume": lambda: self.volume(store, params),
+            "/loki/api/v1/index/stats": lambda: self.index_stats(store, params),
         }
         value_match = re.fullmatch(r"/loki/api/v1/label/([^/]+)/values", path)
         try:
@@ -306,7 +308,7 @@ class LokiEmulator:
         data: dict[str, Any] = {"resultType": "streams"}
         if categorize:
             data["encodingFlags"] = ["categorize-labels"]
-        data["result"] = streams_result(selected, categorize)
+        data["result"] = streams_result(selected, categorize, expr.keep)
         size = sum(len(s.lines[i]) for s, i in selected)
         data["stats"] = stats_block(len(selected), len(selected), size, _elapsed(started))
         return Reply(200, go_json({"status": "success", "data": data}))
@@ -380,6 +382,59 @@ class LokiEmulator:
         body: dict[str, Any] = {"status": "success"}
         if found:
             body["data"] = sorted(found)
+        return Reply(200, go_json(body))
+
+    def _index_query(self, store: Store, params: Mapping[str, str]):
+        """The streams, [start, end] and matchers of an `index/*` request (label matchers only,
+        as Loki's index endpoints take)."""
+        now = time.time_ns()
+        end = parse_timestamp(params.get("end", ""), now)
+        start = parse_timestamp(params.get("start", ""), end - HOUR_NS)
+        expr = Parser(params.get("query", "")).parse()
+        if not isinstance(expr, LogQuery) or expr.line_filters or expr.label_filters or expr.keep:
+            raise ApiError("only label matchers are supported")
+        return expr.matchers, start, end
+
+    @staticmethod
+    def _entry_bytes(series, idx: int) -> int:
+        # the line and its structured metadata, as Loki's volume counts them (approximately)
+        sm = series.sm[idx]
+        return len(series.lines[idx].encode()) + sum(len(k) + len(v) for k, v in sm.items())
+
+    def volume(self, store: Store, params: Mapping[str, str]) -> Reply:
+        """`GET /loki/api/v1/index/volume`: bytes per label group (the selector's label names,
+        or `targetLabels` with `aggregateBy=labels`), largest first, a `vector`."""
+        matchers, start, end = self._index_query(store, params)
+        names = [m.name for m in matchers]
+        if params.get("targetLabels"):
+            names = [n.strip() for n in params["targetLabels"].split(",") if n.strip()]
+        groups: dict[tuple[str, ...], int] = {}
+        for series in store.matching(matchers):
+            size = sum(self._entry_bytes(series, i) for i in bounds(series, start, end))
+            if size:
+                key = tuple(series.labels.get(n, "") for n in names)
+                groups[key] = groups.get(key, 0) + size
+        limit = int(params.get("limit") or 100)
+        ranked = sorted(groups.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        result = [
+            {"metric": dict(zip(names, key, strict=True)), "value": [end // NS, str(size)]}
+            for key, size in ranked
+        ]
+        data = {"resultType": "vector", "result": result, "stats": stats_block(0, 0, 0, 1e-6)}
+        return Reply(200, go_json({"status": "success", "data": data}))
+
+    def index_stats(self, store: Store, params: Mapping[str, str]) -> Reply:
+        """`GET /loki/api/v1/index/stats`, as a real Loki answers after a flush (one chunk a
+        stream; a real Loki counts only flushed data)."""
+        matchers, start, end = self._index_query(store, params)
+        streams = entries = size = 0
+        for series in store.matching(matchers):
+            found = bounds(series, start, end)
+            if found:
+                streams += 1
+                entries += len(found)
+                size += sum(self._entry_bytes(series, i) for i in found)
+        body = {"streams": streams, "chunks": streams, "bytes": size, "entries": entries}
         return Reply(200, go_json(body))
 
     def push_json(self, store: Store, body: bytes) -> Reply:

@@ -107,6 +107,16 @@ class Postmortem:
         return replace(self, level=level, **narrower)
 
 
+def generated_by(generator: dict) -> str:
+    """The footer's account of what judged the report (JSON `generator` in one phrase)."""
+    cat = generator["catalog"]
+    user = f", {cat['user_patterns']} from --patterns" if cat["user_patterns"] else ""
+    return (
+        f"{generator['version']}, catalog {cat['version']} {cat['digest']} "
+        f"({cat['patterns']} patterns{user})"
+    )
+
+
 def build(analysis: Analysis, options: RenderOptions) -> Postmortem:
     """The report's view of `analysis`: redacted and cut (`prepare`), then built once."""
     shown, redactions = prepare(analysis, options)
@@ -115,5 +125,6 @@ def build(analysis: Analysis, options: RenderOptions) -> Postmortem:
     footer = Footer(
         redact=options.redact,
         redactions=tuple(sorted(redactions.items(), key=lambda item: item[0].lower())),
+        generator=generated_by(analysis.catalog.generator()),
     )
     return Postmortem(header=header(shown), footer=footer, level=WIDEST, **parts)

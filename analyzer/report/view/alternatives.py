@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ...catalog import Alternative
 from .facts import Facts
+from .prose import catalog_text
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,12 @@ def build(facts: Facts) -> Alternatives:
     offer the same fix (the same title); the first keeps its place."""
     once: dict[str, Alternative] = {}
     for f in facts.root:
+        values = facts.values.get(f["signature"])
         for alt in facts.signatures[f["signature"]].alternatives:
-            once.setdefault(alt.title, alt)
+            if alt.title not in once:
+                once[alt.title] = replace(
+                    alt,
+                    body=catalog_text(alt.body, values),
+                    tradeoff=catalog_text(alt.tradeoff, values),
+                )
     return Alternatives(tuple(once.values()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
@@ -110,19 +111,47 @@ class FindingEvidence:
 
 @dataclass(frozen=True)
 class RunRow:
-    """One mover run in the Runs table."""
+    """One mover run in the Runs table, laid out for GitHub's comment column: the outcome and
+    duration first, times without the year (the day heads its group of rows)."""
 
-    rs: str
-    pod: str
-    role: str
+    #: The day the run started (`2026-01-28`): a new day starts a group of rows.
+    day: str
+    #: Start as `01-28 04:19:06Z`.
     start: str
-    end: str
-    last: str
     duration: str
     outcome: str
     exit: str
+    #: How the run ended: its end marker's time, or `last <time>` (its last line) without one;
+    #: the time without the date when it is the start's day.
+    ended: str
+    #: The pod (with `(maintenance)` or `(restore)` for those roles); its namespace and
+    #: ReplicationSource are in the per-ReplicationSource table.
+    pod: str
     #: Place in the Runs table's priority (hung and failed first, then the newest).
     priority: int
+
+
+@dataclass(frozen=True)
+class Termination:
+    """A container Kubernetes saw end (describe output or a pod dump)."""
+
+    pod: str
+    container: str
+    #: `now` (the current state) or `last` (the state before a restart).
+    state: str
+    reason: str
+    exit: str
+    finished: str
+
+
+@dataclass(frozen=True)
+class WarningEvent:
+    """A Warning event from describe output or an event dump."""
+
+    object: str
+    reason: str
+    message: str
+    when: str
 
 
 @dataclass(frozen=True)
@@ -145,6 +174,10 @@ class Evidence:
     #: Runs shown, in time order, and how many runs there are in all.
     runs: tuple[RunRow, ...]
     runs_total: int
+    #: What Kubernetes recorded (describe output, dumps): containers that ended badly, and
+    #: Warning events.
+    terminations: tuple[Termination, ...] = ()
+    warnings: tuple[WarningEvent, ...] = ()
 
     @property
     def runs_left_out(self) -> int:
@@ -181,7 +214,35 @@ def build(facts: Facts) -> Evidence:
         context=WIDEST.context,
         runs=_listed_runs(a.runs),
         runs_total=a.runs.height,
+        **_kubernetes(a.environment.get("kubernetes") or {}),
     )
+
+
+def _kubernetes(found: dict[str, Any]) -> dict[str, Any]:
+    """Containers that ended badly (a non-zero exit or a reason other than `Completed`) and
+    Warning events, from the Kubernetes documents among the inputs."""
+    terminations = tuple(
+        Termination(
+            pod=rs_label(t["namespace"], t["pod"]),
+            container=t["container"] or "",
+            state="now" if t["state"] == "current" else "before a restart",
+            reason=t["reason"] or "",
+            exit="" if t["exit_code"] is None else str(t["exit_code"]),
+            finished=t["finished"] or "",
+        )
+        for t in found.get("terminations", ())
+        if t["exit_code"] not in (0, None) or (t["reason"] or "Completed") != "Completed"
+    )
+    warnings = tuple(
+        WarningEvent(
+            object=rs_label(w["namespace"], w["object"]),
+            reason=w["reason"] or "",
+            message=w["message"] or "",
+            when=str(w["when"] or ""),
+        )
+        for w in found.get("warnings", ())
+    )
+    return {"terminations": terminations, "warnings": warnings}
 
 
 def _segments(segments: pl.DataFrame) -> tuple[tuple[SegmentRow, ...], int]:
@@ -205,8 +266,8 @@ def _segments(segments: pl.DataFrame) -> tuple[tuple[SegmentRow, ...], int]:
             role=r["role"] or "",
             outcome=r["outcome"],
             runs=r["runs"],
-            start=fmt_utc(r["from"]),
-            end=fmt_utc(r["to"]),
+            start=_short_time(r["from"], None),
+            end=_short_time(r["to"], None),
             median=fmt_duration(r["median_s"], lower_bound=r["outcome"] == "hung"),
             max=fmt_duration(r["max_s"], lower_bound=r["outcome"] == "hung"),
             bar=bar,
@@ -294,18 +355,36 @@ def _listed_runs(runs: pl.DataFrame) -> tuple[RunRow, ...]:
         .with_row_index("priority")
         .sort("start")
     )
-    return tuple(
-        RunRow(
-            rs=rs_label(r["namespace"], r["replication_source"]),
-            pod=r["pod"] or f"(no pod name) {r['source']}",
-            role=r["role"] or "",
-            start=fmt_utc(r["start"]),
-            end=fmt_utc(r["end"]) if r["end"] else "—",
-            last=fmt_utc(r["last_activity"]),
-            duration=fmt_duration(r["duration_s"], lower_bound=r["duration_is_lower_bound"]),
-            outcome=r["outcome"],
-            exit="" if r["exit_code"] is None else str(r["exit_code"]),
-            priority=r["priority"],
-        )
-        for r in chosen.iter_rows(named=True)
+    return tuple(_run_row(r) for r in chosen.iter_rows(named=True))
+
+
+#: Role names as a pod's note in the Runs table (backups need none).
+_ROLE_NOTE = {"maintenance": " (maintenance)", "destination": " (restore)"}
+
+
+def _run_row(r: dict[str, Any]) -> RunRow:
+    start = r["start"]
+    end = r["end"]
+    last = _short_time(r["last_activity"], start)
+    ended = _short_time(end, start) if end else (f"last {last}" if last else "")
+    pod = r["pod"] or f"(no pod name) {r['source']}"
+    return RunRow(
+        day=start.astimezone(UTC).strftime("%Y-%m-%d") if start else "no timestamps",
+        start=_short_time(start, None),
+        duration=fmt_duration(r["duration_s"], lower_bound=r["duration_is_lower_bound"]),
+        outcome=r["outcome"],
+        exit="" if r["exit_code"] is None else str(r["exit_code"]),
+        ended=ended,
+        pod=pod + _ROLE_NOTE.get(r["role"] or "", ""),
+        priority=r["priority"],
     )
+
+
+def _short_time(value: datetime | None, day_of: datetime | None) -> str:
+    """`01-28 04:19:06Z`, or `04:19:06Z` on the day of `day_of`; "" for no time."""
+    if value is None:
+        return ""
+    value = value.astimezone(UTC)
+    if day_of is not None and value.date() == day_of.astimezone(UTC).date():
+        return value.strftime("%H:%M:%SZ")
+    return value.strftime("%m-%d %H:%M:%SZ")

@@ -54,6 +54,11 @@ class Excerpt:
     def text(self) -> str:
         return "\n".join(line.text for line in self.lines)
 
+    @property
+    def matched(self) -> str:
+        """The matched line itself."""
+        return next((line.text for line in self.lines if line.offset == 0), "")
+
     def at(self, context: int) -> Excerpt:
         """Only the lines within `context` of the matched one."""
         return replace(self, lines=tuple(x for x in self.lines if abs(x.offset) <= context))
@@ -102,6 +107,9 @@ class Facts:
     signatures: Mapping[str, Signature]
     #: Per signature, its excerpts at the widest level, best first.
     excerpts: Mapping[str, tuple[Excerpt, ...]]
+    #: Per signature, the extracted fields every matching line agrees on (redacted as shown),
+    #: which fill the catalog's `<name>` placeholders.
+    values: Mapping[str, Mapping[str, str]]
     counts: RunCounts
     periods: tuple[Period, ...]
     fix_at: str
@@ -118,6 +126,7 @@ class Facts:
             root=tuple(f for f in findings if f["category"] == "root-cause"),
             signatures=shown.catalog.by_id(),
             excerpts=_excerpts(shown),
+            values=_field_values(shown),
             counts=RunCounts(
                 shown.runs.height, *(by_outcome.get(outcome, 0) for outcome in OUTCOMES)
             ),
@@ -142,6 +151,39 @@ def _excerpts(shown: Analysis) -> dict[str, tuple[Excerpt, ...]]:
         )
         out.setdefault(pick["signature"], []).append(excerpt)
     return {signature: tuple(excerpts) for signature, excerpts in out.items()}
+
+
+def _field_values(shown: Analysis) -> dict[str, dict[str, str]]:
+    """Per signature, each extracted field with one value over all its matches (lines without
+    the field aside); the value is read again from a redacted line the report shows, so what
+    fills a placeholder is what the excerpts show. A field with several values is left out."""
+    out: dict[str, dict[str, str]] = {}
+    matches = shown.matches
+    if matches.height == 0:
+        return out
+    for sig in shown.catalog.signatures:
+        if not sig.fields:
+            continue
+        hits = matches.filter(pl.col("signature") == sig.id)
+        if hits.height == 0:
+            continue
+        single = [
+            name
+            for name in sig.fields
+            if hits["fields"].str.json_path_match(f"$.{name}").drop_nulls().n_unique() == 1
+        ]
+        if not single:
+            continue
+        lines = shown.events.join(hits.select("event_id"), on="event_id")["message"]
+        for name in single:
+            for rx in sig.regex:
+                if f"<{name}>" not in rx:
+                    continue
+                found = lines.str.extract_groups(rx).struct.field(name).drop_nulls()
+                if found.len():
+                    out.setdefault(sig.id, {})[name] = found[0]
+                    break
+    return out
 
 
 def _excerpt_line(row: dict[str, Any]) -> str:

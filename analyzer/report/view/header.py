@@ -49,8 +49,10 @@ def header(shown: Analysis) -> Header:
 
 @dataclass(frozen=True)
 class Footer:
-    """Whether secrets were redacted, and how many of each kind."""
+    """What judged the report, whether secrets were redacted, and how many of each kind."""
 
     redact: bool
     #: (kind, count), by kind.
     redactions: tuple[tuple[str, int], ...]
+    #: `0.1.0, catalog sha256:… (64 patterns)`: the tool's version and the catalog's digest.
+    generator: str = ""

@@ -42,6 +42,8 @@ class LokiRead:
 
     query: str
     mode: str
+    #: Why this mode: the flag, or what `auto` went by (Loki's index volume, the window).
+    mode_reason: str
     lines_received: int
     bytes_received: int
     requests: int
@@ -96,6 +98,7 @@ def inputs_view(analysis: Analysis) -> InputsView:
         else LokiRead(
             query=loki["query"],
             mode=loki["mode"],
+            mode_reason=loki.get("mode_reason", ""),
             lines_received=loki["lines_received"],
             bytes_received=loki["bytes_received"],
             requests=loki["requests"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .facts import Facts
+from .prose import catalog_text
 
 
 @dataclass(frozen=True)
@@ -25,5 +26,11 @@ class RequiredFix:
 
 def build(facts: Facts) -> RequiredFix:
     """The catalog's fix for each root cause, in findings order."""
-    fixes = tuple(Fix(f["signature"], facts.signatures[f["signature"]].fix) for f in facts.root)
+    fixes = tuple(
+        Fix(
+            f["signature"],
+            catalog_text(facts.signatures[f["signature"]].fix, facts.values.get(f["signature"])),
+        )
+        for f in facts.root
+    )
     return RequiredFix(fixes=fixes, titled=len(fixes) > 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .facts import Facts
+from .prose import catalog_text
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,13 @@ def build(facts: Facts) -> RootCause:
     causes = []
     for f in facts.root:
         sig = facts.signatures[f["signature"]]
+        values = facts.values.get(sig.id, {})
         causes.append(
             Cause(
                 title=sig.title,
                 probable=f["count"] == 0 and bool(f["runs_probable"]),
-                meaning=sig.meaning,
-                why=sig.why,
+                meaning=catalog_text(sig.meaning, values),
+                why=catalog_text(sig.why, values),
                 runs_probable=f["runs_probable"],
                 probable_reason=reason,
             )

@@ -24,6 +24,17 @@ class FirstLine:
     def at(self, level: DetailLevel) -> FirstLine:
         return replace(self, excerpt=self.excerpt.at(level.context))
 
+    @property
+    def decisive(self) -> str:
+        """The matched line when a code block on GitHub would cut it at the first screen
+        ("" when it fits): shown in full, wrapping, above the excerpt."""
+        line = self.excerpt.matched
+        return line if len(line) > CODE_BLOCK_COLUMNS else ""
+
+
+#: Characters of a code block GitHub shows without scrolling in a ~760 px comment column.
+CODE_BLOCK_COLUMNS = 90
+
 
 #: How each kind of evidence reads in the report (runs.BASES).
 EVIDENCE = {

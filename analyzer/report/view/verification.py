@@ -8,6 +8,7 @@ from ...analysis import Analysis
 from ...timeutil import fmt_utc
 from ..budget import WIDEST, DetailLevel
 from .facts import Facts, Period, rows
+from .prose import catalog_text
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,9 @@ def build(facts: Facts) -> Verification:
                 count=f["count"],
                 runs_affected=f["runs_affected"],
                 last_seen=fmt_utc(f["last_seen"]),
-                meaning=facts.signatures[f["signature"]].meaning.replace("\n", " "),
+                meaning=catalog_text(
+                    facts.signatures[f["signature"]].meaning, facts.values.get(f["signature"])
+                ).replace("\n", " "),
             )
             for f in facts.findings
             if f["category"] != "root-cause"

@@ -10,6 +10,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 
+from ... import describe
 from ..kube.documents import looks_like_yaml_document, yaml_document
 from .gunzip import BINARY_SNIFF, GZ_CHECKSUM, GZ_TRAILING_GARBAGE, GZIP_MAGIC, gzip_header_end
 from .keep import GENERIC, PLAIN, TIMED
@@ -193,13 +194,17 @@ class BlockReader:
 
 def maybe_kube_document(path: str, first: bytes, reader: BlockReader) -> dict | None:
     """A pretty-printed `kubectl get -o json` dump starts with a line that is not JSON alone; a
-    `-o yaml` dump with `apiVersion:` or `kind:`."""
+    `-o yaml` dump with `apiVersion:` or `kind:`; `kubectl describe` output with
+    `Name:  <object>`."""
     if looks_like_yaml_document(first):
         data = b"".join(reader.blocks()) if len(first) < KUBE_DOCUMENT_MAX else first
         if len(data) >= KUBE_DOCUMENT_MAX:
             return None
         return yaml_document(data.decode("utf-8", errors="replace"))
     if first.lstrip()[:1] != b"{":
+        head = first.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+        if describe.looks_like_describe(head):  # from the first block only, never consumed:
+            return describe.document(first.decode("utf-8", errors="replace"))  # else a log
         return None
     line = first.split(b"\n", 1)[0]
     try:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from ... import describe
 from ...envelopes import UNDECODABLE_PREFIX
 from ..kube.documents import looks_like_yaml_document, yaml_document
 from .gunzip import BINARY_SNIFF, GZ_COMPLETE, GZIP_MAGIC, damaged_gzip, gunzip, gzip_note
@@ -76,9 +77,12 @@ def _decode_lines(data: bytes) -> tuple[list[str], int]:
 
 
 def kube_document(lines: list[str]) -> dict | None:
-    """A `kubectl get ... -o json|yaml` dump (one document with `kind`), else None."""
+    """A `kubectl get ... -o json|yaml` dump (one document with `kind`), or `kubectl describe`
+    output of pods and jobs (`describe.document`), else None."""
     if lines and looks_like_yaml_document("\n".join(lines[:64]).encode("utf-8", "replace")):
         return yaml_document("\n".join(lines))
+    if lines and describe.looks_like_describe(lines[0]):
+        return describe.document("\n".join(lines))
     if not lines or not lines[0].lstrip().startswith("{") or len(lines) == 1:
         return None
     try:

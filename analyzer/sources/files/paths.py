@@ -76,7 +76,7 @@ def expand_paths(paths: Sequence[str], report: ReadReport) -> list[tuple[str, bo
         if given == "-":
             found.append(("-", True))
             continue
-        if any(ch in given for ch in "*?["):
+        if any(ch in given for ch in "*?[") and not os.path.lexists(given):  # a name as-is first
             matches = sorted(glob.glob(given, recursive=True))
             if not matches:
                 raise InputError(f"{given}: the pattern matches no file")
@@ -101,6 +101,11 @@ def expand_paths(paths: Sequence[str], report: ReadReport) -> list[tuple[str, bo
         else:
             found.append((given, True))
     return found
+
+
+#: Folders nested deeper than this below a given directory are not walked (listed as skipped):
+#: Python 3.11's `os.walk` recurses once per level and would die of RecursionError near 1,000.
+MAX_WALK_DEPTH = 256
 
 
 def _walk(directory: str, report: ReadReport) -> list[tuple[str, bool]]:
@@ -129,6 +134,9 @@ def _walk(directory: str, report: ReadReport) -> list[tuple[str, bool]]:
             dirs[:] = []
             continue
         seen[key] = root
+        if dirs and root[len(directory) :].count(os.sep) >= MAX_WALK_DEPTH:
+            report.skipped.append((root, f"nested over {MAX_WALK_DEPTH} folders deep: not walked"))
+            dirs[:] = []
         dirs.sort()
         for name in sorted(files):
             if _looks_like_log(name):

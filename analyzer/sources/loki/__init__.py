@@ -3,13 +3,17 @@
 Configured like logcli (same `LOKI_*` variables, basic or bearer auth, `X-Scope-OrgID`, TLS).
 The range is cut into sub-ranges fetched in parallel; each is paged logcli-style (next page starts
 at the last timestamp seen, de-duplicated on stream + timestamp + line) with the limit grown when a
-whole page shares one timestamp. In "pushdown" mode the caller's regexes go to Loki as one line
-filter and per-pod activity comes from a `count_over_time` metric query instead of every line.
+whole page shares one timestamp. In "pushdown" mode Loki gets the literals every line matching
+the caller's regexes contains (substring searches, cheap for Loki), the regexes run here, and
+per-pod activity comes from a `count_over_time` metric query instead of every line; "auto"
+chooses by the volume Loki's index reports.
 
 The modules, in the order a fetch uses them:
 
 - `config`: `LokiConfig`, the `LOKI_*` variables, a repr without secrets;
-- `logql`: quoting, the log and activity queries, selectors, RE2 escaping;
+- `literals`: the literals a line matching a regex must contain (the pushdown filter);
+- `logql`: quoting, the log and activity queries, selectors, `| keep`, RE2 escaping;
+- `volume`: how much the selector holds in the window (`index/volume`, `index/stats`);
 - `times`: nanosecond timestamps, `start`/`end` values, sub-ranges, gap rows;
 - `http`: auth, TLS and `Session` (retries, traffic counters, Loki's answers mapped to errors);
 - `errors`: the failures `Session` signals to the pagers (the public errors are in

@@ -13,6 +13,7 @@ from ...errors import LokiConfigError
 __all__ = [
     "BACKOFF_BASE_S",
     "BACKOFF_MAX_S",
+    "DEADLINE_S",
     "DEFAULT_ADDR",
     "ENV_VARIABLES",
     "SECRET_FIELDS",
@@ -24,6 +25,8 @@ DEFAULT_ADDR = "http://localhost:3100"
 #: Default first backoff (seconds) between retries; `LokiConfig.backoff_base_s` overrides it.
 BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 30.0
+#: Default limit on a whole fetch, retries included (`LokiConfig.deadline_s`, `--loki-deadline`).
+DEADLINE_S = 600.0
 
 #: The config field each logcli variable sets.
 ENV_VARIABLES = {
@@ -59,8 +62,14 @@ class LokiConfig:
     timeout_s: float = 30.0
     backoff_base_s: float = BACKOFF_BASE_S
     backoff_max_s: float = BACKOFF_MAX_S
+    #: The whole fetch's time limit: what is not read by then becomes a gap.
+    deadline_s: float = DEADLINE_S
 
     def __post_init__(self) -> None:
+        try:
+            urlsplit(self.addr)
+        except ValueError as exc:  # urllib: "Invalid IPv6 URL", a bad port, ...
+            raise LokiConfigError(f"--loki (or LOKI_ADDR): not a URL: {exc}") from None
         if urlsplit(self.addr).scheme not in ("http", "https"):
             shown = self.safe_addr.rsplit("@", 1)[-1]  # no scheme: user:password@ is still there
             raise LokiConfigError(
@@ -76,8 +85,10 @@ class LokiConfig:
                 "at most one of basic auth (--username/--password) and bearer auth "
                 "(--bearer-token, --bearer-token-file) may be given, as flags or LOKI_* variables"
             )
-        if self.timeout_s <= 0:
+        if not self.timeout_s > 0:
             raise ValueError("timeout_s must be positive")
+        if not self.deadline_s > 0:
+            raise ValueError("deadline_s must be positive")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> LokiConfig:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ...errors import LokiError
 
-__all__ = ["LimitTooHigh", "RangeTooBig", "Transient"]
+__all__ = ["Final", "LimitTooHigh", "RangeTooBig", "Transient"]
 
 
 class Transient(LokiError):
@@ -15,6 +15,11 @@ class Transient(LokiError):
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+
+
+class Final(Transient):
+    """A failure that asking again cannot mend (an answer over the size cap, the fetch past its
+    deadline): not retried, the range becomes a gap at once."""
 
 
 class LimitTooHigh(LokiError):

@@ -9,11 +9,12 @@ The module is `fetching`, not `fetch`, so that importing it never replaces the p
 from __future__ import annotations
 
 import math
+import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import polars as pl
 from tqdm import tqdm
 
-from ...errors import LokiError
+from ...errors import LokiError, LokiQueryError
 from ...events import EVENTS_SCHEMA
 from .activity import (
     activity_from_counts,
@@ -33,6 +34,7 @@ from .activity import (
 from .config import LokiConfig
 from .http import Session
 from .identity import Entry, Identities
+from .literals import CheapFilter, cheap_filter
 from .logql import DEFAULT_SELECTOR, build_activity_query, build_log_query
 from .paging import LogRange, fetch_log_piece
 from .times import split_range, to_ns
@@ -85,6 +87,9 @@ class LokiResult:
     gaps: list[dict]
     query: str
     activity_query: str = ""  # pushdown mode: the metric query behind `activity`
+    #: Entries Loki sent that could not be read (impossible time, a line that is not text),
+    #: by reason: left out, and said in the report.
+    unreadable: dict[str, int] = field(default_factory=dict)
 
 
 def lines_frame(entries: Sequence[Entry]) -> pl.DataFrame:
@@ -177,25 +182,66 @@ def fetch(
 ) -> LokiResult:
     """Lines of [start, end) for `selector`, every line ("full") or matching lines ("pushdown").
 
-    Full mode ignores `line_filters` and computes `activity` from the lines; pushdown sends them
-    as one `|~` filter (RE2) and reads `activity` from a count_over_time query. Each request is
-    tried `max_retries + 1` times; a sub-range still failing becomes a gap. 400 raises
-    LokiQueryError, 401/403 LokiAuthError. `direction` only changes how pages walk.
-    `transport` replaces the network, e.g. with an `httpx.MockTransport` in tests.
+    Full mode ignores `line_filters` and computes `activity` from the lines. Pushdown sends Loki
+    the literals every matching line contains (`literals.cheap_filter`: substring searches,
+    cheap for Loki), keeps the lines that match `line_filters` exactly, and reads `activity`
+    from a count_over_time query. Each request is tried `max_retries + 1` times; a sub-range
+    still failing becomes a gap. 400 raises LokiQueryError, 401/403 LokiAuthError. A Loki that
+    cannot parse the `or` terms or `| keep` (older than 3.0) is asked again in the syntax it
+    reads. `direction` only changes how pages walk. `transport` replaces the network, e.g.
+    with an `httpx.MockTransport` in tests.
     """
     lo, hi = to_ns(start), to_ns(end)
     _validate(lo, hi, mode, parallel, page_limit, max_retries)
     if direction not in ("forward", "backward"):
         raise ValueError(f"direction must be 'forward' or 'backward', not {direction!r}")
     pushdown = mode == "pushdown"
-    query = build_log_query(selector, line_filters if pushdown else ())
+    cheap = cheap_filter(line_filters) if pushdown else None
+    args = (config, lo, hi, selector, cheap, parallel, page_limit, progress, max_retries)
+    try:
+        result = _fetch(*args, direction == "backward", transport, compatible=False)
+    except LokiQueryError as exc:
+        if not _after_selector(str(exc), selector):
+            raise
+        result = _fetch(*args, direction == "backward", transport, compatible=True)
+    if pushdown and line_filters and result.lines.height:
+        exact = [pl.col("message").str.contains(rx) for rx in dict.fromkeys(line_filters)]
+        result.lines = result.lines.filter(pl.any_horizontal(exact))
+    return result
+
+
+def _after_selector(error: str, selector: str) -> bool:
+    """Whether Loki's parse error points past the selector, into the stages this module adds
+    (a bad selector is the user's; `or` terms and `| keep` are a Loki older than 3.0's)."""
+    found = re.search(r"parse error at line 1, col (\d+)", error)
+    return found is not None and int(found.group(1)) > len(selector)
+
+
+def _fetch(
+    config: LokiConfig,
+    lo: int,
+    hi: int,
+    selector: str,
+    cheap: CheapFilter | None,
+    parallel: int,
+    page_limit: int,
+    progress: bool | None,
+    max_retries: int,
+    backward: bool,
+    transport: httpx.BaseTransport | None,
+    *,
+    compatible: bool,
+) -> LokiResult:
+    pushdown = cheap is not None
+    query = build_log_query(selector, cheap, compatible=compatible)
     activity_query = build_activity_query(selector) if pushdown else ""
     session = Session(config, max_retries, transport)
     try:
-        pager = LogRange(session, Identities(), query, page_limit)
+        identities = Identities()
+        pager = LogRange(session, identities, query, page_limit)
         pieces = max(parallel * SPLITS_PER_WORKER, math.ceil((hi - lo) / MAX_PIECE_NS))
         log_tasks = [
-            (lambda a=a, b=b: fetch_log_piece(pager, a, b, direction == "backward"))
+            (lambda a=a, b=b: fetch_log_piece(pager, a, b, backward))
             for a, b in split_range(lo, hi, pieces)
         ]
         metric_tasks = [
@@ -215,11 +261,12 @@ def fetch(
     return LokiResult(
         lines=lines,
         activity=activity,
-        mode=mode,
+        mode="pushdown" if pushdown else "full",
         requests=session.requests,
         bytes_received=session.bytes_received,
         lines_received=session.lines_received,
         gaps=sorted(gaps, key=itemgetter("from")),
         query=query,
         activity_query=activity_query,
+        unreadable=dict(identities.unreadable),
     )

@@ -5,14 +5,25 @@ retried and then a gap)."""
 
 from __future__ import annotations
 
+import base64
+import json
 import ssl
 import threading
+import time
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
 import httpx
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+from tenacity.stop import stop_base
 
 from ...errors import (
     LokiAuthError,
@@ -22,7 +33,7 @@ from ...errors import (
     LokiUnreachableError,
 )
 from .config import ENV_VARIABLES, SECRET_FIELDS, LokiConfig
-from .errors import LimitTooHigh, RangeTooBig, Transient
+from .errors import Final, LimitTooHigh, RangeTooBig, Transient
 from .identity import CATEGORIZE_LABELS
 
 __all__ = ["QUERY_RANGE_PATH", "Session"]
@@ -33,6 +44,38 @@ USER_AGENT = "kopia-postmortem-loki/0.1"
 #: URL-encoded parameters longer than this are sent as a POST form instead of a GET query.
 MAX_GET_PARAMS = 6000
 _RETRY_STATUSES = {408, 425, 429, 499}
+#: Largest answer read, decompressed: a page of 5,000 lines is a few MB; a gzip bomb is not read.
+MAX_RESPONSE_BYTES = 128 * 2**20
+#: Timeouts before Loki ever answered after which a fetch stops: a server that accepts
+#: connections and says nothing is unreachable, not slow.
+SILENT_TIMEOUTS = 2
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer read whole (at most MAX_RESPONSE_BYTES): status, headers and body."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class _PastDeadline(stop_base):
+    """Stop retrying once the session's deadline has passed."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.session.remaining() <= 0
+
 
 T = TypeVar("T")
 
@@ -155,6 +198,8 @@ class Session:
         self.lines_received = 0
         self.server_max_limit: int | None = None
         self.cancelled = threading.Event()
+        self.deadline = time.monotonic() + config.deadline_s
+        self.silent_timeouts = 0
         self._wait = wait_exponential_jitter(
             multiplier=config.backoff_base_s, max=config.backoff_max_s, jitter=config.backoff_base_s
         )
@@ -171,15 +216,28 @@ class Session:
         self.client.close()
 
     def redact(self, text: str) -> str:
-        """Replace every configured credential value in `text`."""
+        """Replace every configured credential in `text`, as sent and as a server may echo it:
+        raw, URL-encoded, JSON-escaped, and the Basic auth header's base64 of `user:password`."""
         parts = urlsplit(self.config.addr)
         secrets = [getattr(self.config, name) for name in SECRET_FIELDS]
         secrets += [parts.username, parts.password]
         secrets += [getattr(self.auth, "last_token", None)]
-        for secret in secrets:
-            if secret:
-                text = text.replace(secret, "***")
+        username = self.config.username or parts.username
+        password = self.config.password or parts.password
+        if username and password:
+            secrets.append(base64.b64encode(f"{username}:{password}".encode()).decode())
+        forms: set[str] = set()
+        for secret in filter(None, secrets):
+            forms |= {secret, quote(secret, safe=""), quote_plus(secret)}
+            forms.add(json.dumps(secret)[1:-1])
+        for form in sorted(forms, key=len, reverse=True):  # longer forms first
+            if len(form) >= 3:
+                text = text.replace(form, "***")
         return text
+
+    def remaining(self) -> float:
+        """Seconds left before the fetch's deadline."""
+        return self.deadline - time.monotonic()
 
     def count_lines(self, count: int) -> None:
         with self.lock:
@@ -188,9 +246,11 @@ class Session:
     def query(self, params: dict[str, str], parse: Callable[[Any], T]) -> T:
         """GET (or POST when long) query_range; retry transient failures, then re-raise."""
         retrying = Retrying(
-            stop=stop_after_attempt(self.max_retries + 1),
+            stop=stop_after_attempt(self.max_retries + 1) | _PastDeadline(self),
             wait=self._backoff,
-            retry=retry_if_exception_type(Transient),
+            retry=retry_if_exception(
+                lambda e: isinstance(e, Transient) and not isinstance(e, Final)
+            ),
             reraise=True,
             sleep=self.cancelled.wait,  # a closed session wakes sleeping retries
         )
@@ -202,11 +262,13 @@ class Session:
         retry_after = getattr(failure, "retry_after", None)
         if retry_after:
             delay = max(delay, min(retry_after, self.config.backoff_max_s))
-        return delay
+        return max(0.0, min(delay, self.remaining()))
 
     def _once(self, params: dict[str, str], parse: Callable[[Any], T]) -> T:
         if self.cancelled.is_set():
             raise LokiError("the fetch was cancelled")
+        if self.remaining() <= 0:
+            raise Final(f"not read: the fetch passed its deadline of {self.config.deadline_s:g}s")
         response = self._send(params)
         if response.status_code == 200:
             try:
@@ -215,18 +277,74 @@ class Session:
                 raise Transient(f"malformed response from Loki ({type(exc).__name__})") from None
         raise self._error(response, params["query"])
 
-    def _send(self, params: dict[str, str]) -> httpx.Response:
+    def get_json(self, path: str, params: dict[str, str], timeout_s: float = 10.0) -> Any:
+        """One GET of another Loki endpoint (`index/volume` ...), counted like the queries: its
+        JSON, or None when Loki does not answer 200 with JSON within `timeout_s` (an old Loki,
+        a gateway that does not route the path); a fetch can go on without it."""
+        try:
+            response = self._exchange("GET", path, params=params, timeout_s=timeout_s)
+        except httpx.TimeoutException:
+            self.silent_timeouts += 0 if self.answered else 1
+            return None
+        except (httpx.HTTPError, Final):
+            return None
+        self.answered = True
+        if response.status_code in (401, 403):
+            raise self._error(response, params.get("query", ""))
+        if response.status_code != 200:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return None
+
+    def _exchange(
+        self, method: str, path: str, timeout_s: float | None = None, **kwargs: Any
+    ) -> Answer:
+        """One request, its answer read whole; the timeout is cut to the deadline, and an
+        answer over MAX_RESPONSE_BYTES (decompressed) is dropped as `Final`."""
+        timeout = min(timeout_s or self.config.timeout_s, self.config.timeout_s)
+        timeout = max(0.1, min(timeout, self.remaining()))
+        request = self.client.build_request(method, path, timeout=timeout, **kwargs)
+        try:
+            response = self.client.send(request, stream=True)
+        except httpx.HTTPError:
+            self._count(0)
+            raise
+        try:
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_RESPONSE_BYTES:
+                    wire = response.num_bytes_downloaded
+                    raise Final(
+                        f"not read: Loki's answer passed {MAX_RESPONSE_BYTES // 2**20} MiB "
+                        f"(after {wire:,} bytes over the wire)"
+                    )
+                chunks.append(chunk)
+        finally:
+            response.close()
+            self._count(response.num_bytes_downloaded)
+        return Answer(response.status_code, response.headers, b"".join(chunks))
+
+    def _send(self, params: dict[str, str]) -> Answer:
         encoded = urlencode(params)
         try:
             if len(encoded) > MAX_GET_PARAMS:
-                response = self.client.post(QUERY_RANGE_PATH, data=params)
+                response = self._exchange("POST", QUERY_RANGE_PATH, data=params)
             else:
-                response = self.client.get(QUERY_RANGE_PATH, params=params)
+                response = self._exchange("GET", QUERY_RANGE_PATH, params=params)
         except httpx.TimeoutException:
-            self._count(0)
+            with self.lock:
+                self.silent_timeouts += 0 if self.answered else 1
+                silent = self.silent_timeouts
+            if silent >= SILENT_TIMEOUTS:
+                raise LokiUnreachableError(
+                    f"Loki at {self.config.safe_addr} accepted the connection but answered "
+                    f"none of {silent} requests within {self.config.timeout_s:g}s"
+                ) from None
             raise Transient(f"no answer within {self.config.timeout_s:g}s") from None
         except httpx.RequestError as exc:
-            self._count(0)
             if _is_tls_failure(exc):
                 raise LokiError(
                     f"TLS handshake with {self.config.safe_addr} failed: "
@@ -239,7 +357,6 @@ class Session:
                 ) from None
             raise Transient(f"connection problem: {type(exc).__name__}") from None
         self.answered = True
-        self._count(response.num_bytes_downloaded)
         return response
 
     def _count(self, size: int) -> None:
@@ -247,7 +364,7 @@ class Session:
             self.requests += 1
             self.bytes_received += size
 
-    def _error(self, response: httpx.Response, query: str) -> LokiError:
+    def _error(self, response: Answer, query: str) -> LokiError:
         status = response.status_code
         body = self.redact(_one_line(response.text))
         if status in _RETRY_STATUSES or status >= 500:
@@ -274,7 +391,7 @@ class Session:
         )
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: Answer) -> float | None:
     value = response.headers.get("Retry-After", "")
     try:
         return float(value) if value else None

@@ -75,11 +75,18 @@ def stream_identity(labels: Mapping[str, str], metadata: Mapping[str, str]) -> S
 
 
 class Identities:
-    """Caches stream identities per (labels, identity-relevant structured metadata)."""
+    """Caches stream identities per (labels, identity-relevant structured metadata), and counts
+    the entries that could not be read (`unreadable`, by reason)."""
 
     def __init__(self) -> None:
         self._cache: dict[tuple, StreamInfo] = {}
         self._lock = threading.Lock()
+        self.unreadable: dict[str, int] = {}
+
+    def refuse(self, reason: str) -> None:
+        """Count one entry left out for `reason`."""
+        with self._lock:
+            self.unreadable[reason] = self.unreadable.get(reason, 0) + 1
 
     def get(self, labels: Mapping[str, str], metadata: Mapping[str, str] | None) -> StreamInfo:
         """The identity of an entry with these labels and structured metadata."""
@@ -110,11 +117,39 @@ def parse_streams(payload: Any, identities: Identities, backward: bool) -> list[
             labels = {k: v for k, v in labels.items() if k not in _LOKI_ADDED}
         base = identities.get(labels, None)
         for value in item["values"]:
+            ts, reason = _entry_time(value)
+            if reason:
+                identities.refuse(reason)
+                continue
+            if not isinstance(value[1], str):
+                identities.refuse("a line that is not text")
+                continue
             meta = value[2].get("structuredMetadata") if len(value) > 2 and value[2] else None
+            meta = meta if isinstance(meta, dict) else None
             info = identities.get(labels, meta) if meta and _has_identity(meta) else base
-            entries.append((int(value[0]), info, value[1]))
+            entries.append((ts, info, value[1]))
     entries.sort(key=itemgetter(0), reverse=backward)
     return entries
+
+
+#: Nanosecond times a polars Datetime("ns") holds: 1678-09-21 to 2262-04-11.
+_NS_MIN, _NS_MAX = -(2**63) + 1, 2**63 - 1
+
+
+def _entry_time(value: Any) -> tuple[int, str | None]:
+    """The entry's nanosecond time, or why it has none usable (Loki sends a decimal string)."""
+    if not isinstance(value, list) or len(value) < 2:
+        return 0, "an entry that is not a [time, line] pair"
+    raw = value[0]
+    if not isinstance(raw, str | int) or isinstance(raw, bool):
+        return 0, "an impossible timestamp"
+    try:
+        ts = int(raw)
+    except ValueError:
+        return 0, "an impossible timestamp"
+    if not _NS_MIN <= ts <= _NS_MAX:
+        return 0, "an impossible timestamp"
+    return ts, None
 
 
 def _has_identity(metadata: Mapping[str, str]) -> bool:
