@@ -425,12 +425,12 @@ kube_options = _option_group(
         "--kubeconfig",
         type=click.Path(),
         metavar="PATH",
-        help="kubeconfig file (default $KUBECONFIG, ~/.kube/config, in-cluster)",
+        help="kubeconfig file, else $KUBECONFIG, ~/.kube/config, in-cluster: --kubeconfig k.yaml",
     ),
     click.option(
         "-A",
         "--all-namespaces",
         is_flag=True,
-        help="Read every namespace (the default when -n is not given)",
+        help="Read every namespace, the default without -n: analyze --kube -A --since 7d",
     ),
 )

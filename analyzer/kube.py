@@ -10,7 +10,6 @@ contexts, restarts, job failures and the ReplicationSources' own sync bookkeepin
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +18,7 @@ import polars as pl
 import pytimeparse2
 
 from .envelopes import console_lines
-from .events import MOVER_CONTAINERS, MOVER_POD_PREFIXES, UTC_NS, empty_events, finalize
+from .events import MOVER_CONTAINERS, UTC_NS, empty_events, finalize
 
 BACKEND_RE = (
     r"^Connecting to (S3|Azure|GCS|filesystem|Backblaze B2|WebDAV|SFTP|Rclone|Google Drive) "
@@ -326,7 +325,7 @@ def environment(
 #: (≤ 1024 bytes, the tail of the newest pod's output, formats.md §3.4): one input per object.
 MOVER_STATUS_KINDS = {"ReplicationSource": "source", "ReplicationDestination": "destination"}
 _MOVER_CONTAINER = {"kopia": "kopia", "restic": "restic", "rclone": "rclone", "rsync": "rsync"}
-#: The envelope of rows made from Kubernetes Events (never pod output: they make no run).
+#: The envelope of rows made from Kubernetes objects' status (never pod output: no run).
 EVENT_ENVELOPE = "kube-event"
 #: `metadata.observedAt` on a List the API source made: when the objects in it were read, so a
 #: container state in it is "as of then" (a dump carries no such time: its Running says nothing).
@@ -527,61 +526,12 @@ def run_states(documents: Sequence[dict]) -> pl.DataFrame:
 
 
 def object_events(documents: Sequence[dict]) -> pl.DataFrame:
-    """Kubernetes Events of mover objects (BackoffLimitExceeded, FailedMount, Evicted, …) as
-    rows of the events table: `<type> <reason> <kind>/<name>: <message>` at the event's last
-    time, with the pod or the Job's ReplicationSource as identity. They make no run (their
-    envelope is no pod output) but are matched, mined and attached to runs like any line."""
-    rows: list[dict[str, Any]] = []
-    for item in _kind_items(documents, "Event"):
-        involved = field_of(item, "involvedObject", dict) or {}
-        kind, name = involved.get("kind"), involved.get("name")
-        if not isinstance(kind, str) or not isinstance(name, str):
-            continue
-        if not (
-            name.startswith(MOVER_POD_PREFIXES) or kind in (*MOVER_STATUS_KINDS, "KopiaMaintenance")
-        ):
-            continue
-        when = next(
-            (
-                t
-                for t in (
-                    _time(item.get("lastTimestamp")),
-                    _time(field_of(item, "series.lastObservedTime", str)),
-                    _time(item.get("eventTime")),
-                    _time(item.get("firstTimestamp")),
-                    _time(field_of(item, "metadata.creationTimestamp", str)),
-                )
-                if t is not None
-            ),
-            None,
-        )
-        kind_of = field_of(item, "type", str) or "Normal"
-        reason = field_of(item, "reason", str) or ""
-        message = (field_of(item, "message", str) or "").strip()
-        job = re.match(r"^volsync-(src|dst)-(.+)$", name) if kind == "Job" else None
-        rs = job.group(2) if job else (name if kind in MOVER_STATUS_KINDS else None)
-        role = (
-            {"src": "source", "dst": "destination"}[job.group(1)]
-            if job
-            else MOVER_STATUS_KINDS.get(kind)
-        )
-        count = field_of(item, "count", int)
-        rows.append(
-            {
-                "ts": when,
-                "namespace": field_of(involved, "namespace", str)
-                or field_of(item, "metadata.namespace", str),
-                "pod": name if kind == "Pod" else None,
-                "replication_source": rs,
-                "role": role,
-                "level": "WARN" if kind_of == "Warning" else "INFO",
-                "message": f"{kind_of} {reason} {kind}/{name}: {message}"
-                + (f" (×{count})" if count and count > 1 else ""),
-                "source": f"event/{field_of(item, 'metadata.namespace', str) or '?'}/"
-                f"{field_of(item, 'metadata.name', str) or '?'}",
-            }
-        )
-    rows.extend(_failing_conditions(documents))
+    """What VolSync objects' status says failed, as rows of the events table: conditions whose
+    reason says so (`_failing_conditions`), at their last transition, with the object's name
+    as ReplicationSource. They make no run (their envelope is no pod output) but are matched,
+    mined and attached to runs like any line. Warning Events (BackoffLimitExceeded,
+    FailedMount, Evicted, …) are shown as they are by `describe.kubernetes_evidence`."""
+    rows = _failing_conditions(documents)
     if not rows:
         return empty_events()
     frame = pl.DataFrame(rows, infer_schema_length=None).with_columns(

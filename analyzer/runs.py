@@ -492,7 +492,11 @@ def _outcomes(
         pl.col("_k_reason") != "OOMKilled"
     ).fill_null(True)
     hung_at_kill = killed.fill_null(False) & (replaced | silent)
-    ended_by_api = pl.col("_k_result").is_not_null() & ~(quiet & (hung_before_end | hung_at_kill))
+    # a terminal line stays the run's evidence (the exit code Kubernetes recorded is filled in
+    # later, describe.fill_exit_codes); the objects decide only where the output shows no end
+    ended_by_api = (
+        pl.col("_k_result").is_not_null() & ~terminal & ~(quiet & (hung_before_end | hung_at_kill))
+    )
     alive = pl.col("_k_running").fill_null(False) & ~ended_by_api
     api_silent = (
         (pl.col("_k_observed_at") - pl.col("last_activity")) > pl.lit(hang_after)

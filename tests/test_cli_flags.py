@@ -245,6 +245,11 @@ BAD_VALUES: dict[str, list[tuple[list[str], str]]] = {
     "-q": [(["--quiet=1"], "--quiet")],
     "--version": [(["--version=1"], "--version")],
     "PATHS": [(["{tmp}/missing.log"], "missing.log"), (["{tmp}/deep"], "nested over 256")],
+    "--kube": [(["--kube", "--kubeconfig", "{tmp}/nope.yaml"], "{tmp}/nope.yaml")],
+    "--kubeconfig": [(["--kube", "--kubeconfig", "{tmp}/cert.pem"], "{tmp}/cert.pem")],
+    "--context": [(["--context", "prod"], "--kube")],
+    "-A": [(["-A"], "--kube")],
+    "--all-namespaces": [(["--all-namespaces=1"], "--all-namespaces")],
 }
 
 

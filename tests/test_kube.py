@@ -29,7 +29,7 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer import analyze, cli
-from analyzer.report import to_json
+from analyzer.report import render_markdown, to_json
 from analyzer.sources.kube import KubeSource
 from testing.examples import EXAMPLES, FIX, POD_LOGS, WINDOW
 from testing.mover import abridged_backup
@@ -507,11 +507,9 @@ def test_events_of_mover_objects_reach_the_report(rig):
     )
     source = KubeSource(kubeconfig=rig.info["kubeconfig"], namespaces=(ns,), progress=False)
     result = analyze(sources=[source], since="48h")
-    row = result.events.filter(result.events["envelope"] == "kube-event").row(0, named=True)
-    assert row["message"] == (
-        "Warning BackoffLimitExceeded Job/volsync-src-app: Job has reached the specified backoff limit"
-    )
-    assert (row["replication_source"], row["role"], row["level"]) == ("app", "source", "WARN")
+    (warning,) = result.environment["kubernetes"]["warnings"]
+    assert (warning["object"], warning["reason"]) == ("Job/volsync-src-app", "BackoffLimitExceeded")
+    assert "BackoffLimitExceeded" in render_markdown(result)
     assert result.runs.height == 0  # an Event is no mover output
 
 
