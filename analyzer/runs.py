@@ -201,7 +201,8 @@ def reconstruct_runs(
     """Build the runs table from pod output; `window_end` defaults to the newest event.
 
     `states` (`kube.STATES_SCHEMA`, one row per run key) is what the Kubernetes objects say
-    about a run's end: an end marker in the output still decides; otherwise a Terminated
+    about a run's end: an end marker or a terminal line in the output still decides (the
+    exit code Kubernetes recorded is filled in for them); otherwise a Terminated
     container (or a ReplicationSource's `latestMoverStatus.result`) gives the outcome, end and
     exit code, unless the output had gone silent into a hang before it (silent longer than
     `hang_after` before `finishedAt`, or replaced by then) or the container was killed from
