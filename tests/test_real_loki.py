@@ -81,7 +81,6 @@ def test_an_unknown_selector_label_is_no_data_not_an_error(real_loki):
 
 def test_a_bad_logql_selector_is_loki_s_own_400(real_loki):
     from analyzer.errors import LokiQueryError
-
     from testing.loki_emulator import LokiEmulator
 
     bad = '{container=~"kopia"'
