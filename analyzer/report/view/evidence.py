@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 
+from ...markdown_safe import Outside, outside
 from ...timeutil import fmt_duration, fmt_utc
 from .. import charts
 from ..budget import WIDEST, DetailLevel
@@ -23,8 +24,8 @@ _TROUBLED = ("hung", "failed", "unknown")
 class SegmentRow:
     """A stretch of runs of one ReplicationSource with the same outcome."""
 
-    rs: str
-    role: str
+    rs: Outside
+    role: Outside
     outcome: str
     runs: int
     start: str
@@ -50,8 +51,8 @@ class BucketRow:
 class SourceRow:
     """One ReplicationSource (and role) over the window."""
 
-    rs: str
-    role: str
+    rs: Outside
+    role: Outside
     runs: int
     completed: int
     failed: int
@@ -87,7 +88,7 @@ class FindingEvidence:
     runs_affected: int
     runs_probable: int
     #: The pods shown, and how many more there are.
-    pods: tuple[str, ...]
+    pods: tuple[Outside, ...]
     pods_more: int
     #: Runs with it (None when no run has it) against the runs without it.
     with_: Correlation | None
@@ -112,9 +113,9 @@ class FindingEvidence:
 class RunRow:
     """One mover run in the Runs table."""
 
-    rs: str
-    pod: str
-    role: str
+    rs: Outside
+    pod: Outside
+    role: Outside
     start: str
     end: str
     last: str
@@ -202,7 +203,7 @@ def _segments(segments: pl.DataFrame) -> tuple[tuple[SegmentRow, ...], int]:
     rows = tuple(
         SegmentRow(
             rs=rs_label(r["namespace"], r["replication_source"]),
-            role=r["role"] or "",
+            role=outside(r["role"] or ""),
             outcome=r["outcome"],
             runs=r["runs"],
             start=fmt_utc(r["from"]),
@@ -232,7 +233,7 @@ def _source_row(r: dict[str, Any]) -> SourceRow:
     lower = r["hung"] > 0
     return SourceRow(
         rs=rs_label(r["namespace"], r["replication_source"]),
-        role=r["role"] or "",
+        role=outside(r["role"] or ""),
         runs=r["runs"],
         completed=r["completed"],
         failed=r["failed"],
@@ -261,7 +262,7 @@ def _finding_evidence(
     f: dict[str, Any], excerpts: Mapping[str, tuple[Excerpt, ...]]
 ) -> FindingEvidence:
     shown = excerpts.get(f["signature"], ())
-    pods = tuple(f["pods"])
+    pods = tuple(outside(p) for p in f["pods"])
     return FindingEvidence(
         signature=f["signature"],
         title=f["title"],
@@ -297,8 +298,8 @@ def _listed_runs(runs: pl.DataFrame) -> tuple[RunRow, ...]:
     return tuple(
         RunRow(
             rs=rs_label(r["namespace"], r["replication_source"]),
-            pod=r["pod"] or f"(no pod name) {r['source']}",
-            role=r["role"] or "",
+            pod=outside(r["pod"] or f"(no pod name) {r['source']}"),
+            role=outside(r["role"] or ""),
             start=fmt_utc(r["start"]),
             end=fmt_utc(r["end"]) if r["end"] else "—",
             last=fmt_utc(r["last_activity"]),

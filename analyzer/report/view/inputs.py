@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ...analysis import Analysis
+from ...markdown_safe import Outside, outside
 from ...timeutil import fmt_utc
 
 
@@ -21,7 +22,7 @@ class Gap:
 
     start: str
     end: str
-    reason: str
+    reason: Outside
 
 
 @dataclass(frozen=True)
@@ -33,15 +34,15 @@ class NotRead:
     bytes: int
     #: `bytes` as `du -h` would say it.
     size: str
-    examples: tuple[str, ...]
+    examples: tuple[Outside, ...]
 
 
 @dataclass(frozen=True)
 class LokiRead:
     """How the Loki query went; `record` is the whole summary, as the JSON carries it."""
 
-    query: str
-    mode: str
+    query: Outside
+    mode: Outside
     lines_received: int
     bytes_received: int
     requests: int
@@ -57,9 +58,9 @@ class InputsView:
     undecodable_lines: int
     outside_window: int
     #: The paths given, and the files read under them.
-    paths: tuple[str, ...]
-    files: tuple[str, ...]
-    skipped: tuple[tuple[str, str], ...]
+    paths: tuple[Outside, ...]
+    files: tuple[Outside, ...]
+    skipped: tuple[tuple[Outside, Outside], ...]
     not_read: NotRead | None
     loki: LokiRead | None
     gaps: tuple[Gap, ...]
@@ -79,9 +80,9 @@ def inputs_view(analysis: Analysis) -> InputsView:
         unparsed_lines=given.unparsed_lines,
         undecodable_lines=given.undecodable_lines,
         outside_window=given.outside_window,
-        paths=tuple(given.paths),
-        files=tuple(given.files),
-        skipped=tuple((path, reason) for path, reason in given.skipped),
+        paths=tuple(outside(p) for p in given.paths),
+        files=tuple(outside(f) for f in given.files),
+        skipped=tuple((outside(path), outside(reason)) for path, reason in given.skipped),
         not_read=None
         if not not_mover
         else NotRead(
@@ -89,19 +90,23 @@ def inputs_view(analysis: Analysis) -> InputsView:
             pods=not_mover["pods"],
             bytes=not_mover["bytes"],
             size=_filesize(not_mover["bytes"]),
-            examples=tuple(not_mover["examples"]),
+            examples=tuple(outside(e) for e in not_mover["examples"]),
         ),
         loki=None
         if not loki
         else LokiRead(
-            query=loki["query"],
-            mode=loki["mode"],
+            query=outside(loki["query"]),
+            mode=outside(loki["mode"]),
             lines_received=loki["lines_received"],
             bytes_received=loki["bytes_received"],
             requests=loki["requests"],
-            record=MappingProxyType(dict(loki)),
+            record=MappingProxyType(
+                {k: outside(v) if isinstance(v, str) else v for k, v in loki.items()}
+            ),
         ),
-        gaps=tuple(Gap(fmt_utc(g["from"]), fmt_utc(g["to"]), g["reason"]) for g in given.gaps),
+        gaps=tuple(
+            Gap(fmt_utc(g["from"]), fmt_utc(g["to"]), outside(g["reason"])) for g in given.gaps
+        ),
     )
 
 
