@@ -520,3 +520,54 @@ def test_property_generated_secret_never_survives(value: str) -> None:
         for form in forms:
             assert form not in result, (line, result)
         assert placeholder in result, (line, result)
+
+
+# --------------------------------------------------------------------------------------------
+# Known credentials echoed by a server (Loki error bodies): scrub_credentials
+# --------------------------------------------------------------------------------------------
+
+
+def _loki_echo(user: str, password: str, token: str) -> str:
+    import base64 as b64
+
+    basic = b64.b64encode(f"{user}:{password}".encode()).decode()
+    return (
+        f"401 Unauthorized: request GET /loki/api/v1/query_range headers: "
+        f'{{"Authorization": ["Basic {basic}"], "X-Token": "{token}"}} '
+        f"url=https://{user}:{quote(password, safe='')}@loki.example.com/ "
+        f"form password={quote(password, safe='').lower()} body={json.dumps({'password': password})} "
+        f"nested={json.dumps(json.dumps({'p': password}))} plain {password} bearer {token}"
+    )
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["hunter2", "p@ss/w0rd#?&=", 'quo"te\\back', "ünïcødé pässwörd", "a b+c%2F"],
+)
+def test_scrub_credentials_removes_every_echoed_form(password):
+    from analyzer.redact import scrub_credentials
+
+    token = "tok-" + password[::-1] + "-0123456789"
+    body = _loki_echo("ops", password, token)
+    out = scrub_credentials(body, [password, token], username="ops")
+    import base64 as b64
+
+    for form in (
+        password,
+        quote(password, safe=""),
+        quote(password, safe="").lower(),
+        json.dumps(password)[1:-1],
+        b64.b64encode(f"ops:{password}".encode()).decode().rstrip("="),
+        token,
+    ):
+        assert form not in out, (form, out)
+    assert "***" in out and "ops" in out  # the user name alone is no secret
+
+
+def test_scrub_credentials_leaves_text_without_them_and_ignores_empty_values():
+    from analyzer.redact import scrub_credentials
+
+    text = "HTTP 500: too many outstanding requests"
+    assert scrub_credentials(text, [None, ""], username="ops") == text
+    assert scrub_credentials("a2b", ["2"]) == "a***b"  # a short value is still scrubbed as given
+    assert scrub_credentials("pw is hunter2", ["hunter2"], placeholder="[X]") == "pw is [X]"

@@ -21,6 +21,7 @@ from ...errors import (
     LokiQueryError,
     LokiUnreachableError,
 )
+from ...redact import scrub_credentials
 from .config import ENV_VARIABLES, SECRET_FIELDS, LokiConfig
 from .errors import LimitTooHigh, RangeTooBig, Transient
 from .identity import CATEGORIZE_LABELS
@@ -176,10 +177,7 @@ class Session:
         secrets = [getattr(self.config, name) for name in SECRET_FIELDS]
         secrets += [parts.username, parts.password]
         secrets += [getattr(self.auth, "last_token", None)]
-        for secret in secrets:
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        return scrub_credentials(text, secrets, username=self.config.username or parts.username)
 
     def count_lines(self, count: int) -> None:
         with self.lock:
