@@ -264,12 +264,41 @@ def _merge(rules: Iterable[_Rule]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+#: Rules besides a family's own, put just before that family's rules.
+_EXTRA: dict[str, list[_Rule]] = {
+    "password": [
+        # .netrc `machine h login u password p`.
+        _Rule("password", rf"(?P<k>\blogin[ \t]+[^\s{_SENT}]+[ \t]+password[ \t]+)(?P<v>{_VALUE})"),
+        # A short `-p <password>` on a kopia / sshpass / mysql command line.
+        _Rule(
+            "password",
+            rf"(?P<k>\b(?:kopia|sshpass|mysql|mysqldump)\b[^\n{_SENT}]*?[ \t]-p(?:=|[ \t]+))"
+            rf"(?P<v>{_VALUE})",
+        ),
+        # rclone.conf (ini) keys that hold secrets, the whole value: `pass = …`.
+        _Rule(
+            "password",
+            rf"(?m)(?P<k>^[ \t]*(?:pass|password2)[ \t]*=[ \t]*)(?P<v>[^\r\n{_SENT}]+)",
+        ),
+    ],
+    "secret": [
+        _Rule(
+            "secret",
+            rf"(?m)(?P<k>^[ \t]*(?:key|client_secret|sas_url|service_account_credentials)"
+            rf"[ \t]*=[ \t]*)(?P<v>[^\r\n{_SENT}]+)",
+        ),
+    ],
+}
+
+
 def _build_rules() -> tuple[tuple[str, str], ...]:
     gcs = next(f for f in _FAMILIES if f.kind == "gcs-private-key")
     rules: list[_Rule] = [
         # Authorization headers by scheme, before anything can split `Bearer <token>`.
         _Rule("bearer-token", rf"(?P<k>{_AUTH}(?i:bearer)[ \t]+)(?P<v>{_VALUE})"),
         _Rule("basic-auth", rf"(?P<k>{_AUTH}(?i:basic)[ \t]+)(?P<v>{_VALUE})"),
+        # Docker config `"auth": "<base64 user:password>"`.
+        _Rule("basic-auth", rf'(?P<k>"(?i:auth)"[ \t]*:[ \t]*")(?P<v>{_JSON_BODY})(?P<e>")'),
         _Rule("azure-key", rf"(?P<k>{_AUTH}(?i:sharedkey(?:lite)?)[ \t]+)(?P<v>[^\r\n{_SENT}]+)"),
         _Rule(
             "token",
@@ -311,30 +340,10 @@ def _build_rules() -> tuple[tuple[str, str], ...]:
             rf"(?P<v>{_QUERY_VALUE})",
         ),
     ]
-    rules += [
-        # Docker config `"auth": "<base64 user:password>"`; .netrc `login u password p`.
-        _Rule("basic-auth", rf'(?P<k>"(?i:auth)"[ \t]*:[ \t]*")(?P<v>{_JSON_BODY})(?P<e>")'),
-        _Rule("password", rf"(?P<k>\blogin[ \t]+[^\s{_SENT}]+[ \t]+password[ \t]+)(?P<v>{_VALUE})"),
-        # A short `-p <password>` on a kopia / sshpass / mysql command line.
-        _Rule(
-            "password",
-            rf"(?P<k>\b(?:kopia|sshpass|mysql|mysqldump)\b[^\n{_SENT}]*?[ \t]-p(?:=|[ \t]+))"
-            rf"(?P<v>{_VALUE})",
-        ),
-        # rclone.conf (ini) keys that hold secrets: `pass = …`, `key = …`, the whole line.
-        _Rule(
-            "password",
-            rf"(?m)(?P<k>^[ \t]*(?:pass|password2)[ \t]*=[ \t]*)(?P<v>[^\r\n{_SENT}]+)",
-        ),
-        _Rule(
-            "secret",
-            rf"(?m)(?P<k>^[ \t]*(?:key|client_secret|sas_url|service_account_credentials)"
-            rf"[ \t]*=[ \t]*)(?P<v>[^\r\n{_SENT}]+)",
-        ),
-    ]
     for fam in _FAMILIES:
         forms = ("flag", "assign") if fam is gcs else ("json", "ejson", "flag", "assign")
-        rules += _family_rules(fam, *forms)
+        # Rules of one kind stay together: `_merge` makes them one regex (see there).
+        rules += _EXTRA.get(fam.kind, []) + _family_rules(fam, *forms)
     rules += [
         # A bare Authorization value, only when it ends the line or the field.
         _Rule("token", rf"(?m)(?P<k>{_AUTH})(?P<v>{_VALUE})(?P<e>[ \t]*(?:$|[,;}}\]]))"),
@@ -442,14 +451,21 @@ def _helpers(column: str) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
 
 
 def _maybe_cross_row(column: str) -> pl.Expr:
-    """A cheap superset of the rows `_cross_row` changes (literal tests first)."""
+    """A superset of the rows `_cross_row` changes, by literal tests only: polars keeps few
+    compiled regexes, and the redaction rules should keep theirs."""
     text = pl.col(column)
-    prev, nxt, pem, _ = _helpers(column)
     return (
-        pem
-        | nxt.str.contains("-----END", literal=True).fill_null(False)
-        | (prev.str.contains("name", literal=True).fill_null(False) & text.str.contains(_VALUE_ROW))
-        | (prev.str.contains("--", literal=True).fill_null(False) & text.str.contains(_ARG_ROW))
+        pl.col("_rd_pem")
+        | (
+            text.str.strip_chars().str.len_chars().is_between(4, 66)
+            & ~text.str.strip_chars().str.contains(" ", literal=True)
+        )
+        | pl.col("_rd_next").str.contains("-----END", literal=True).fill_null(False)
+        | (
+            pl.col("_rd_prev").str.contains("name", literal=True).fill_null(False)
+            & text.str.contains("value", literal=True)
+        )
+        | pl.col("_rd_prev").str.contains("--", literal=True).fill_null(False)
     )
 
 
@@ -461,8 +477,9 @@ def _pem_row(text: pl.Expr) -> pl.Expr:
 # The mover's `NAME: [SET]` / `NAME: [NOT SET]` lines carry no value; their `[` is hidden from
 # the rules. Only when nothing follows on the line, so a password can't pass as `[SET]...`.
 _NO_VALUE = r"(?m)(?P<k>: *)\[(?P<w>SET|NOT SET)\](?P<t>[ \t\r]*)$"
-_PLACEHOLDER = rf"{_OPEN}(?P<kind>[a-z0-9-]+){_CLOSE}"
-_QUIET_PLACEHOLDER = rf"{_OPEN}(?P<kind>[a-z0-9-]+){_QUIET}"
+# A placeholder while rules run; one ending in _QUIET is not counted (one regex for both
+# keeps polars' compiled-regex cache small).
+_PLACEHOLDER = rf"{_OPEN}(?P<kind>[a-z0-9-]+)[{_CLOSE}{_QUIET}]"
 
 _HEX = "[0-9A-Fa-f]{1,4}"
 _IPV6 = (
@@ -561,8 +578,10 @@ def _with_neighbours(
         return e.over(stream) if stream else e
 
     text = pl.col(column)
-    begin = text.str.contains(_PEM_BEGIN).fill_null(False)
-    end = text.str.contains(_PEM_END).fill_null(False)
+    # Literal tests (see `_maybe_cross_row`): a BEGIN / END line of a private key.
+    key = text.str.contains("PRIVATE KEY", literal=True)
+    begin = (key & text.str.contains("-----BEGIN ", literal=True)).fill_null(False)
+    end = (key & text.str.contains("-----END ", literal=True)).fill_null(False)
     step = (begin & ~end).cast(pl.Int32) - (end & ~begin).cast(pl.Int32)
     depth_before = over(step.cum_sum()) - step
     inside = (depth_before > 0) & ~end
@@ -647,16 +666,18 @@ class Redactor:
         expr = col.str.replace_all(f"[{_SENT}]", "\ufffd").str.replace_all(
             _NO_VALUE, f"${{k}}{_PROTECT}${{w}}]${{t}}"
         )
-        expr = _cross_row(expr, *_helpers(column))
+        if frame.select(_maybe_cross_row(column).fill_null(False).any()).item():
+            expr = _cross_row(expr, *_helpers(column))
         for pattern, replacement in _RULES:
             expr = expr.str.replace_all(pattern, replacement)
         marked = frame.with_columns(expr).drop(_NEIGHBOURS)
         for placeholder, n in _occurrences(marked, column, _PLACEHOLDER):
-            self._counts[placeholder[1:-1]] += n
+            if placeholder.endswith(_CLOSE):
+                self._counts[placeholder[1:-1]] += n
         return marked.with_columns(
-            col.str.replace_all(_PLACEHOLDER, "[REDACTED:${kind}]")
-            .str.replace_all(_QUIET_PLACEHOLDER, "[REDACTED:${kind}]")
-            .str.replace_all(_PROTECT, "[", literal=True)
+            col.str.replace_all(_PLACEHOLDER, "[REDACTED:${kind}]").str.replace_all(
+                _PROTECT, "[", literal=True
+            )
         )
 
     def neighbour_secrets(
