@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ...analysis import Analysis
 from ...markdown_safe import Outside, outside
 from ...timeutil import fmt_duration, fmt_utc
+from ..budget import DetailLevel, cap
 from .facts import Facts, rs_label
 from .inputs import InputsView
 
@@ -61,6 +62,24 @@ class Environment:
     inputs: InputsView
     #: (signature id, the file that replaced it) for `--patterns` overrides.
     overrides: tuple[tuple[Outside, Outside], ...]
+
+    def at(self, level: DetailLevel) -> Environment:
+        """Every list and table cut to the level's rows (`Capped.more` says how many are not
+        shown)."""
+        n = level.rows
+        return replace(
+            self,
+            mover_versions=cap(self.mover_versions, n),
+            images=cap(self.images, n),
+            kopia_versions=cap(self.kopia_versions, n),
+            backends=cap(self.backends, n),
+            repository_paths=cap(self.repository_paths, n),
+            security_context=cap(self.security_context, n),
+            replication_sources=cap(self.replication_sources, n),
+            failed_jobs=cap(self.failed_jobs, n),
+            inputs=self.inputs.at(level),
+            overrides=cap(self.overrides, n),
+        )
 
 
 def build(facts: Facts) -> Environment:

@@ -12,7 +12,7 @@ import polars as pl
 from ...markdown_safe import Outside, outside
 from ...timeutil import fmt_duration, fmt_utc
 from .. import charts
-from ..budget import WIDEST, DetailLevel
+from ..budget import WIDEST, DetailLevel, cap
 from .facts import Excerpt, Facts, Period, percent, rows, rs_label
 from .inputs import InputsView
 
@@ -159,6 +159,9 @@ class Evidence:
             segments_left_out=self.segments_left_out + len(self.segments) - len(segments),
             gantt=charts.gantt([s.bar for s in segments]),
             findings=tuple(f.at(level) for f in self.findings),
+            inputs=self.inputs.at(level),
+            buckets=cap(self.buckets, level.rows),
+            per_source=cap(self.per_source, level.rows),
             context=level.context,
             runs=tuple(r for r in self.runs if r.priority < level.runs),
         )

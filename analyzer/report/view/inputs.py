@@ -7,13 +7,14 @@ so a change to its shape is adapted in `inputs_view()` alone.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
 from ...analysis import Analysis
 from ...markdown_safe import Outside, outside
 from ...timeutil import fmt_utc
+from ..budget import DetailLevel, cap
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,15 @@ class InputsView:
     not_read: NotRead | None
     loki: LokiRead | None
     gaps: tuple[Gap, ...]
+
+    def at(self, level: DetailLevel) -> InputsView:
+        """The lists the report prints, cut to the level's rows (`files` is only counted)."""
+        return replace(
+            self,
+            paths=cap(self.paths, level.rows),
+            skipped=cap(self.skipped, level.rows),
+            gaps=cap(self.gaps, level.rows),
+        )
 
     @property
     def sources(self) -> list[str]:
