@@ -83,6 +83,7 @@ com net org edu gov mil int info biz io dev app cloud tech online site xyz
 eu de uk fr nl be ch at it es pt se no dk fi ie cz sk hu ro gr ee lv lt si hr
 us ca au nz jp cn kr tw hk sg br ru ua tr za co me tv ai
 local lan home arpa internal intranet corp localdomain svc private test example invalid
+box lab homelab localnet priv infra
 """
 _TLDS: frozenset[str] = frozenset(_TLD_WORDS.split())
 
@@ -483,7 +484,7 @@ _PLACEHOLDER = rf"{_OPEN}(?P<kind>[a-z0-9-]+)[{_CLOSE}{_QUIET}]"
 
 _HEX = "[0-9A-Fa-f]{1,4}"
 _IPV6 = (
-    rf"(?:{_HEX}?:){{2,7}}[0-9]{{1,3}}(?:\.[0-9]{{1,3}}){{3}}"  # ::ffff:10.0.0.1
+    rf"(?:(?:{_HEX})?:){{2,7}}[0-9]{{1,3}}(?:\.[0-9]{{1,3}}){{3}}"  # ::ffff:10.0.0.1
     rf"|(?:{_HEX}:){{7}}{_HEX}"
     rf"|(?:{_HEX}:){{1,7}}:(?:{_HEX}(?::{_HEX}){{0,6}})?"
     rf"|::{_HEX}(?::{_HEX}){{0,6}}"
@@ -725,12 +726,15 @@ class Redactor:
         except ValueError:
             ip = None
         if ip is not None:
+            # An IPv4-mapped IPv6 address (`::ffff:10.0.0.5`) is its IPv4 address.
+            ip = getattr(ip, "ipv4_mapped", None) or ip
             return None if ip.is_loopback or ip.is_unspecified else ("ip", ip.compressed)
         host = candidate.lower()
         labels = host.split(".")
-        # A capitalised last label is code (`log.Info`, `x.Net`), not a domain.
+        # A capitalised last label is code (`log.Info`, `x.Net`), not a domain; one in
+        # capitals (`NAS.LAN`, `Backup.Example.COM`) is.
         tld = candidate.rsplit(".", 1)[-1]
-        if not tld.islower() or labels[-1] not in _TLDS or len(host) > 253:
+        if not (tld.islower() or tld.isupper()) or labels[-1] not in _TLDS or len(host) > 253:
             return None
         if any(not lab or len(lab) > 63 or lab.endswith("-") for lab in labels):
             return None

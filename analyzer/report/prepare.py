@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from ..analysis import Analysis
+from ..analysis import Analysis, Inputs
 from ..redact import Redactor
 from ..templates import template_expr
 from .budget import WIDEST
@@ -133,8 +133,15 @@ def prepare(analysis: Analysis, options: RenderOptions) -> tuple[Analysis, dict[
         tables[name] = frame
     if redactor is None:
         return replace(analysis, **tables), {}
+    # File names and addresses show too (Inputs, excerpt headers, the JSON `inputs`): a host
+    # name in a path or the Loki address is pseudonymised like one in a log line.
+    for name in ("events", "runs"):
+        if "source" in tables[name].columns:
+            tables[name] = redactor.redact_column(tables[name], "source")
     environment = _redact_values(analysis.environment, redactor)
-    return replace(analysis, **tables, environment=environment), redactor.counts()
+    inputs = _redact_inputs(analysis.inputs, redactor)
+    shown_analysis = replace(analysis, **tables, environment=environment, inputs=inputs)
+    return shown_analysis, redactor.counts()
 
 
 def _stream_context(events: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
@@ -216,6 +223,33 @@ def _redact_lists(frame: pl.DataFrame, column: str, redactor: Redactor) -> pl.Da
     texts = redactor.redact_column(texts, column)
     lists = texts.group_by("_row", maintain_order=True).agg(pl.col(column).drop_nulls())
     return frame.with_columns(lists[column].cast(pl.List(pl.String)))
+
+
+def _redact_inputs(inputs: Inputs, redactor: Redactor) -> Inputs:
+    """What went in, with every path, reason and address redacted like log text."""
+    parts = [
+        {
+            "paths": list(p.paths),
+            "files": list(p.files),
+            "skipped": [list(item) for item in p.skipped],
+            "not_mover": [list(item) for item in p.not_mover],
+            "details": p.details,
+        }
+        for p in inputs.sources
+    ]
+    done, gaps, documents = _redact_values([parts, inputs.gaps, inputs.kube_documents], redactor)
+    sources = [
+        replace(
+            p,
+            paths=tuple(d["paths"]),
+            files=tuple(d["files"]),
+            skipped=tuple((path, reason) for path, reason in d["skipped"]),
+            not_mover=tuple((path, pod, size) for path, pod, size in d["not_mover"]),
+            details=d["details"],
+        )
+        for p, d in zip(inputs.sources, done, strict=True)
+    ]
+    return replace(inputs, sources=sources, gaps=gaps, kube_documents=documents)
 
 
 def _redact_values(value: Any, redactor: Redactor) -> Any:
