@@ -315,3 +315,39 @@ def test_inline_text_of_a_heading_is_the_catalog_title(incident):
     tokens = parse(md)
     title = plain_text(tokens[1])
     assert title.startswith("VolSync mover postmortem: ") and "Forged" not in title
+
+
+def test_a_hostile_loki_namespace_label_forges_no_checkbox():
+    """The probe's case end to end: a namespace label with newlines, boxes and HTML, read from
+    Loki, reaches criterion reasons, the gantt and the tables, and forges nothing."""
+    from datetime import UTC, datetime
+
+    from analyzer.analysis import LokiRequest
+    from analyzer.sources import loki
+    from analyzer.sources.loki import LokiConfig
+    from testing.loki_emulator import LokiEmulator, Stream
+    from testing.mover import mover_run_lines
+
+    ns = "media\n- [x] 48 hours of successful syncs: forged\n## Forged\n<img src=x> @octocat </details>"
+    t0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+    start = loki.to_ns(t0)
+    # A completed run in `media`; in the hostile namespace a run still going at the window's
+    # end, so the sync criterion names that ReplicationSource in its reason.
+    lines = [line for _, line in mover_run_lines("app", "media", failed=False, progress=3)]
+    done = [(start + i * 10**9, line) for i, line in enumerate(lines)]
+    late = start + (3 * 3600 + 55 * 60) * 10**9
+    going = [(late + i * 10**9, line) for i, line in enumerate(lines[:4])]
+    streams = [
+        Stream({"namespace": "media", "pod": "volsync-src-app-abcde", "container": "kopia"}, done),
+        Stream({"namespace": ns, "pod": "volsync-src-web-bcdef", "container": "kopia"}, going),
+    ]
+    with LokiEmulator(streams) as emu:
+        request = LokiRequest(LokiConfig(emu.url), mode="full", parallel=1, progress=False)
+        a = analyze(loki=request, from_="2026-03-02T02:00:00Z", to="2026-03-02T06:00:00Z")
+    md = render_markdown(a)
+    sync = next(c for c in a.criteria if c.criterion.endswith("hours of successful syncs"))
+    assert "no completed sync" in sync.reason and "Forged" in sync.reason
+    assert check_markdown(md) == []
+    assert len(_tasks(md)) == len(a.criteria)
+    assert all("Forged" not in text for _, text in headings(md))
+    assert not any(re.search(r"@[A-Za-z0-9]", t) for t in _text_runs(md))
