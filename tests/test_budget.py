@@ -164,3 +164,12 @@ def test_a_budget_that_cannot_be_met_is_one_warning_on_stderr_and_in_json(tmp_pa
     assert len(warnings) == 1 and warnings[0].startswith("analyze: warning: the Markdown report is")
     fits = runner.invoke(main, [*args[:-1], "60000", "-o", str(tmp_path / "ok.md")])
     assert not OVER.search(fits.stderr)
+
+
+def test_only_the_last_rendering_decides_the_warning(small):
+    a = many_sources(small)
+    render_markdown(a, RenderOptions(max_chars=5_000))
+    render_markdown(a, RenderOptions(max_chars=6_000))
+    assert len([n for n in a.notices if OVER.search(n)]) == 1
+    render_markdown(a, RenderOptions(max_chars=60_000))
+    assert [n for n in a.notices if OVER.search(n)] == []

@@ -36,18 +36,22 @@ def render_markdown(analysis: Analysis, options: RenderOptions | None = None) ->
         return template.render(v=postmortem.at(level))
 
     text = fit(render, options.max_chars, trim_before=EVIDENCE_END)
+    # Said where every warning is said: on stderr by the CLI, and in JSON `notices`; the last
+    # rendering decides (an earlier one's warning is replaced).
+    kept = [n for n in analysis.notices if not n.startswith(_OVER_BUDGET)]
     if len(text) > options.max_chars:
-        # Said where every warning is said: on stderr by the CLI, and in JSON `notices`.
-        notice = over_budget_notice(len(text), options.max_chars)
-        if notice not in analysis.notices:
-            analysis.notices.append(notice)
+        kept.append(over_budget_notice(len(text), options.max_chars))
+    analysis.notices[:] = kept
     return text
+
+
+_OVER_BUDGET = "the Markdown report is "
 
 
 def over_budget_notice(size: int, max_chars: int) -> str:
     """The warning for a report that does not fit `--max-chars` even at its narrowest."""
     return (
-        f"the Markdown report is {size:,} characters, over the --max-chars budget of "
+        f"{_OVER_BUDGET}{size:,} characters, over the --max-chars budget of "
         f"{max_chars:,}: even the narrowest level, with Evidence trimmed, does not fit "
         "(the root cause, fix and criteria are never cut)"
     )

@@ -16,15 +16,20 @@ example, so masking cannot have cut a token in two and left its tail for redacti
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ..analysis import Analysis, Inputs
+from ..analysis import Analysis
+from ..markdown_safe import outside
 from ..redact import Redactor
 from ..templates import template_expr
 from .budget import WIDEST
 from .options import RenderOptions
+
+if TYPE_CHECKING:
+    from .view.inputs import PreparedInputs
 
 #: Longest log text a report shows; longer lines are cut with a note of what was left out.
 MAX_LINE_CHARS = 2000
@@ -139,7 +144,7 @@ def prepare(analysis: Analysis, options: RenderOptions) -> tuple[Analysis, dict[
         if "source" in tables[name].columns:
             tables[name] = redactor.redact_column(tables[name], "source")
     environment = _redact_values(analysis.environment, redactor)
-    inputs = _redact_inputs(analysis.inputs, redactor)
+    inputs = _redact_inputs(analysis, redactor)
     shown_analysis = replace(analysis, **tables, environment=environment, inputs=inputs)
     return shown_analysis, redactor.counts()
 
@@ -225,31 +230,39 @@ def _redact_lists(frame: pl.DataFrame, column: str, redactor: Redactor) -> pl.Da
     return frame.with_columns(lists[column].cast(pl.List(pl.String)))
 
 
-def _redact_inputs(inputs: Inputs, redactor: Redactor) -> Inputs:
-    """What went in, with every path, reason and address redacted like log text."""
-    parts = [
-        {
-            "paths": list(p.paths),
-            "files": list(p.files),
-            "skipped": [list(item) for item in p.skipped],
-            "not_mover": [list(item) for item in p.not_mover],
-            "details": p.details,
-        }
-        for p in inputs.sources
+def _redact_inputs(analysis: Analysis, redactor: Redactor) -> PreparedInputs:
+    """What went in (its view, read in the one place that reads it), with every path, reason
+    and address redacted like log text."""
+    from .view.inputs import PreparedInputs, inputs_view  # view/ imports this module
+
+    view = inputs_view(analysis)
+    record = dict(view.loki.record) if view.loki else {}
+    texts = [
+        list(view.paths),
+        list(view.files),
+        [list(item) for item in view.skipped],
+        list(view.not_read.examples) if view.not_read else [],
+        record,
+        [g.reason for g in view.gaps],
     ]
-    done, gaps, documents = _redact_values([parts, inputs.gaps, inputs.kube_documents], redactor)
-    sources = [
-        replace(
-            p,
-            paths=tuple(d["paths"]),
-            files=tuple(d["files"]),
-            skipped=tuple((path, reason) for path, reason in d["skipped"]),
-            not_mover=tuple((path, pod, size) for path, pod, size in d["not_mover"]),
-            details=d["details"],
-        )
-        for p, d in zip(inputs.sources, done, strict=True)
-    ]
-    return replace(inputs, sources=sources, gaps=gaps, kube_documents=documents)
+    paths, files, skipped, examples, record, reasons = _redact_values(texts, redactor)
+    record = {k: outside(v) if isinstance(v, str) else v for k, v in record.items()}
+    view = replace(
+        view,
+        paths=tuple(outside(p) for p in paths),
+        files=tuple(outside(f) for f in files),
+        skipped=tuple((outside(p), outside(r)) for p, r in skipped),
+        not_read=view.not_read and replace(view.not_read, examples=tuple(map(outside, examples))),
+        loki=view.loki
+        and replace(
+            view.loki,
+            query=record.get("query", view.loki.query),
+            mode=record.get("mode", view.loki.mode),
+            record=MappingProxyType(record),
+        ),
+        gaps=tuple(replace(g, reason=outside(r)) for g, r in zip(view.gaps, reasons, strict=True)),
+    )
+    return PreparedInputs(view)
 
 
 def _redact_values(value: Any, redactor: Redactor) -> Any:

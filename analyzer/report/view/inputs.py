@@ -81,9 +81,18 @@ class InputsView:
         return list(self.files) or ([self.loki.query] if self.loki else [])
 
 
+@dataclass(frozen=True)
+class PreparedInputs:
+    """Stands for `analysis.inputs` in a prepared analysis: its view, already redacted."""
+
+    view: InputsView
+
+
 def inputs_view(analysis: Analysis) -> InputsView:
     """The only reader of `analysis.inputs` in the report."""
     given = analysis.inputs
+    if isinstance(given, PreparedInputs):
+        return given.view
     not_mover, loki = given.not_mover, given.loki
     return InputsView(
         lines=given.lines,
