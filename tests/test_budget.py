@@ -158,11 +158,11 @@ def test_the_budget_is_kept_down_to_the_narrowest_level_of_every_table(small):
 def test_a_budget_that_cannot_be_met_is_one_warning_on_stderr_and_in_json(tmp_path):
     runner = CliRunner()
     args = [str(EXAMPLES / "logs"), "--fix-at", "2026-01-29T18:00:00Z", "--max-chars", "5000"]
-    result = runner.invoke(main, [*args, "-o", str(tmp_path / "r.md")])
+    result = runner.invoke(main, [*args, "--output-file", str(tmp_path / "r.md")])
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.stderr.splitlines() if OVER.search(line)]
     assert len(warnings) == 1 and warnings[0].startswith("analyze: warning: the Markdown report is")
-    fits = runner.invoke(main, [*args[:-1], "60000", "-o", str(tmp_path / "ok.md")])
+    fits = runner.invoke(main, [*args[:-1], "60000", "--output-file", str(tmp_path / "ok.md")])
     assert not OVER.search(fits.stderr)
 
 
