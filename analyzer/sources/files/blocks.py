@@ -5,12 +5,15 @@ Kubernetes dump)."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import struct
 import zlib
 from collections.abc import Iterator
 
-from .gunzip import BINARY_SNIFF, GZ_CHECKSUM, GZ_TRAILING_GARBAGE, GZIP_MAGIC, gzip_header_end
+from .decode import SNIFF_BYTES, TextStream, not_text, utf16_encoding
+from .gunzip import GZ_CHECKSUM, GZ_TRAILING_GARBAGE, GZIP_MAGIC, gz_cap, gzip_header_end
 from .keep import GENERIC, PLAIN, TIMED
 from .memory import kube_document
 from .paths import InputError, is_json_log_record, open_input
@@ -36,28 +39,85 @@ class BlockReader:
         self.path = path
         self.block_bytes = block_bytes
         self.damage: str | None = None
+        #: the decompressed-size cap, when a gzip file reached it (the rest is not read)
+        self.capped: int | None = None
+        #: the text transform (encoding, NUL runs, long lines) and its counts, once sniffed
+        self.text: TextStream | None = None
         self._fh = open_input(path)
         self._gzip = False
         self._first: bytes | bytearray | None = None
+        self._consumed = 0
+        self._compressed_size: int | None = None
+        try:
+            st = os.fstat(self._fh.fileno())
+            if stat.S_ISREG(st.st_mode):
+                self._compressed_size = st.st_size
+        except (OSError, ValueError, AttributeError):
+            pass
 
     def _read(self, size: int) -> bytes:
         try:
-            return self._fh.read(size)
+            data = self._fh.read(size)
+            self._consumed += len(data)
+            return data
         except OSError as exc:
             raise InputError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
 
     def _raw_chunks(self) -> Iterator[bytes | bytearray]:
-        """Whole-line blocks for a plain file, decompressed chunks (not yet cut) for gzip."""
+        """Blocks as read for a plain file, decompressed chunks (not yet cut) for gzip, each
+        through the text transform (`decode.TextStream`)."""
         head = self._read(self.block_bytes)
         if head[:3] == GZIP_MAGIC:
             self._gzip = True
-            yield from self._gunzip(head)
+            chunks = self._capped(self._gunzip(head))
         else:
-            if b"\x00" in head[:BINARY_SNIFF]:
-                raise InputError(f"{self.path}: binary file (NUL bytes), not a log")
-            yield from self._plain_blocks(head)
+            chunks = self._plain_blocks(head)
+        yield from self._text(chunks)
         if self.path != "-":
             self._fh.close()
+
+    def _text(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        """The chunks through `TextStream`, after the file's first bytes showed it is text."""
+        held: list[bytes] = []
+        size = 0
+        for chunk in chunks:
+            held.append(chunk)
+            size += len(chunk)
+            if size >= SNIFF_BYTES:
+                break
+        head = b"".join(held)[:SNIFF_BYTES]
+        why = not_text(head)
+        if why:
+            raise InputError(f"{self.path}: {why}")
+        self.text = stream = TextStream(utf16_encoding(head))
+        for chunk in held:
+            out = stream.feed(chunk)
+            if out:
+                yield out
+        del held
+        for chunk in chunks:
+            out = stream.feed(chunk)
+            if out:
+                yield out
+        out = stream.finish()
+        if out:
+            yield out
+
+    def _capped(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        """Decompressed output up to `gunzip.gz_cap` of the compressed size (a gzip bomb stops
+        there; `capped` says so)."""
+        total = 0
+        for out in chunks:
+            limit = gz_cap(
+                self._compressed_size if self._compressed_size is not None else self._consumed
+            )
+            if total + len(out) > limit:
+                self.capped = limit
+                if limit > total:
+                    yield out[: limit - total]
+                return
+            total += len(out)
+            yield out
 
     def _plain_blocks(self, head: bytes) -> Iterator[bytes]:
         """Blocks exactly as read (no copy): a block may end inside a line, which the next
@@ -118,8 +178,6 @@ class BlockReader:
                     return
                 data = inflater.unconsumed_tail
                 if out:
-                    if not produced and b"\x00" in out[:BINARY_SNIFF]:
-                        raise InputError(f"{self.path}: binary file (NUL bytes), not a log")
                     produced = True
                     crc, size = zlib.crc32(out, crc), size + len(out)
                     yield out

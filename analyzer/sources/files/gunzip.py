@@ -7,12 +7,32 @@ import gzip
 import struct
 import zlib
 
+from .decode import SNIFF_BYTES
 from .paths import InputError
 
 #: gzip's magic bytes and its only compression method (deflate): a text file that merely starts
 #: with the two magic bytes is read as text.
 GZIP_MAGIC = b"\x1f\x8b\x08"
-BINARY_SNIFF = 8192
+#: Bytes of a (decompressed) file's start that decide whether it is text (`decode.not_text`).
+BINARY_SNIFF = SNIFF_BYTES
+#: Decompressed output read from one gzip file: `GZ_RATIO` times its compressed size, at least
+#: `GZ_MIN_CAP` (text logs compress 5-20x; deflate's limit is about 1,032x). Past it the rest
+#: is not read and the report says so: a 10 MiB gzip bomb costs seconds, not 10 GiB.
+GZ_RATIO = 256
+GZ_MIN_CAP = 4 << 30
+
+
+def gz_cap(compressed: int) -> int:
+    """The decompressed bytes read from a gzip file of `compressed` bytes."""
+    return max(GZ_MIN_CAP, GZ_RATIO * compressed)
+
+
+def gz_cap_note(limit: int, lines: int) -> str:
+    """The note for a gzip file whose decompressed output reached the cap."""
+    return (
+        f"decompressed size reached the cap of {limit:,} bytes ({GZ_RATIO}x the compressed "
+        f"size, at least {GZ_MIN_CAP:,}): read the first {lines:,} line(s), the rest not read"
+    )
 
 
 def damaged_gzip(path: str, problem: str, lines: int) -> InputError:

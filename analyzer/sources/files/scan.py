@@ -31,7 +31,7 @@ import polars as pl
 from ...envelopes import UNDECODABLE_PREFIX
 from ...events import could_be_mover
 from .blocks import BlockReader, maybe_kube_document, sniff_kind
-from .gunzip import GZ_COMPLETE, damaged_gzip, gzip_note
+from .gunzip import GZ_COMPLETE, damaged_gzip, gz_cap_note, gzip_note
 from .keep import BlockResult, KeepRule, reduce_parts
 from .paths import (
     InputError,
@@ -137,17 +137,27 @@ def scan_files(
                     raise
                 report.skipped.append((path, str(exc).removeprefix(f"{path}: ")))
                 continue
-            if reader.damage:
-                lines = sum(r.lines for r in scheduler.results_of(owner))
-                if explicit and reader.damage not in GZ_COMPLETE:
+            if reader.damage or reader.capped is not None:
+                lines = _lines_read(scheduler.results_of(owner))
+                if reader.damage and explicit and reader.damage not in GZ_COMPLETE:
                     raise damaged_gzip(path, reader.damage, lines)
-                report.skipped.append((path, gzip_note(reader.damage, lines)))
+                if reader.damage:
+                    report.skipped.append((path, gzip_note(reader.damage, lines)))
+                else:
+                    report.skipped.append((path, gz_cap_note(reader.capped, lines)))
+            if reader.text is not None:
+                report.skipped += [(path, note) for note in reader.text.notes()]
             report.files.append(path)
             files.append(owner)
         scheduler.finish()
     for owner in files:
         _merge_blocks(owner, scheduler.results_of(owner), report)
     return ScanResult(_raw_frame(files), report, _dropped_frame(files))
+
+
+def _lines_read(results: list[BlockResult]) -> int:
+    """Lines of a file from its block results (a line cut by a block boundary counted once)."""
+    return sum(r.lines for r in results) - sum(1 for r in results[:-1] if r.open_end and r.lines)
 
 
 #: A file that fits in one block smaller than this is batched with others of its kind.

