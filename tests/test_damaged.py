@@ -19,6 +19,7 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 from conftest import HEALTHY_BACKUP, HUNG_BACKUP, T0, cri_dir, cri_records, write_lines
+from testing.write import docker, kubectl
 
 from analyzer import analyze
 from analyzer.cli import main
@@ -194,6 +195,110 @@ def test_a_file_of_nothing_but_nul_bytes_is_read_as_one_damaged_line(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
+# 2. Files whose first lines mislead the streaming reader
+
+
+def copytruncated_docker(root: Path) -> Path:
+    """A docker json-file log (formats.md §6.3) that copytruncate cut inside a record: its
+    first line starts with `{` but is no JSON. The user-lookup line comes last."""
+    at = T0
+    records = [docker(at, stream, text) for _, stream, text in HUNG_BACKUP[:2]]
+    records[0] = records[0][:37]  # `{"log": "...` cut short
+    noise = [
+        docker(at + timedelta(seconds=1 + i), "stdout", f"processed /data/{i:05d}.jpg")
+        for i in range(600)
+    ]
+    records += [
+        docker(at + timedelta(seconds=t), stream, text) for t, stream, text in HUNG_BACKUP[2:]
+    ]
+    records += noise + [docker(at + timedelta(seconds=700), "stderr", USERID)]
+    path = root / "docker" / f"{HUNG_POD}.log"
+    write_lines(path, records)
+    d = cri_dir(root, "media", HEALTHY_POD, "kopia", uid="11111111-2222-3333-4444-555555555555")
+    write_lines(d / "0.log", cri_records(T0 + timedelta(minutes=50), HEALTHY_BACKUP))
+    return root
+
+
+def describe_output(lines: int = 240) -> list[str]:
+    """`kubectl describe pod` of a mover pod, long enough (its environment and events) to
+    fill the first 200 lines of the file it was saved in."""
+    head = [
+        f"Name:             {HUNG_POD}",
+        "Namespace:        media",
+        "Priority:         0",
+        "Service Account:  volsync-src-recyclarr",
+        "Node:             k3s-node-2/10.0.0.12",
+        "Start Time:       Sat, 31 Jan 2026 16:00:02 +0000",
+        "Labels:           app.kubernetes.io/created-by=volsync",
+        "Status:           Running",
+        "Containers:",
+        "  kopia:",
+        "    Image:          quay.io/perfectra1n/volsync:v0.17.7",
+        "    Command:",
+        "      /mover-kopia/entry.sh",
+        "    State:          Running",
+        "      Started:      Sat, 31 Jan 2026 16:00:03 +0000",
+        "    Environment:",
+    ]
+    env = [f"      KOPIA_OPTION_{i:03d}:  value-{i}" for i in range(lines - len(head) - 4)]
+    events = [
+        "Events:",
+        "  Type    Reason     Age   From               Message",
+        "  ----    ------     ----  ----               -------",
+        f"  Normal  Started    65m   kubelet            Started container kopia in {HUNG_POD}",
+    ]
+    return head + env + events
+
+
+def describe_then_logs(root: Path) -> Path:
+    """`kubectl describe` output, then `kubectl logs --timestamps` (formats.md §6.2) of the
+    same pod saved into one file: the envelope starts after line 200."""
+    logs = [kubectl(T0 + timedelta(seconds=t), text) for t, _, text in HUNG_BACKUP]
+    logs += [
+        kubectl(T0 + timedelta(seconds=1 + i), f"processed /data/{i:05d}.jpg") for i in range(300)
+    ]
+    logs += [kubectl(T0 + timedelta(minutes=65), USERID)]
+    write_lines(root / "support" / f"{HUNG_POD}.log", describe_output() + logs)
+    d = cri_dir(root, "media", HEALTHY_POD, "kopia", uid="11111111-2222-3333-4444-555555555555")
+    write_lines(d / "0.log", cri_records(T0 + timedelta(minutes=90), HEALTHY_BACKUP))
+    return root
+
+
+def test_a_copytruncated_docker_log_is_read_to_its_end(tmp_path, monkeypatch):
+    """Its first line starts like a `kubectl get -o json` dump; deciding it is none must not
+    lose the blocks read to find out (small blocks stand for a file past 16 MiB)."""
+    monkeypatch.setattr(scan_mod, "BLOCK_BYTES", 4096)
+    root = copytruncated_docker(tmp_path)
+    path = root / "docker" / f"{HUNG_POD}.log"
+    a = analyze([str(root)])
+    assert a.inputs.lines == len(path.read_text().splitlines()) + len(HEALTHY_BACKUP)
+    assert "unknown-userid" in a.findings["signature"].to_list()
+    assert a.inputs.unparsed_lines == 1  # the cut record
+
+
+def test_describe_output_before_the_timestamps_is_counted_and_the_window_applies(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(scan_mod, "BLOCK_BYTES", 4096)
+    root = describe_then_logs(tmp_path)
+    window = {
+        "from_": (T0 - timedelta(hours=1)).isoformat(),
+        "to": (T0 + timedelta(minutes=60)).isoformat(),
+    }
+    full = analyze([str(root)], in_memory=True, **window)
+    a = analyze([str(root)], **window)
+    assert a.inputs.unparsed_lines == full.inputs.unparsed_lines == len(describe_output())
+    assert a.inputs.outside_window == full.inputs.outside_window == 1 + len(HEALTHY_BACKUP)
+    hung = a.runs.filter(pl.col("pod") == HUNG_POD).row(0, named=True)
+    want = full.runs.filter(pl.col("pod") == HUNG_POD).row(0, named=True)
+    assert (hung["start"], hung["duration_s"], hung["outcome"]) == (
+        want["start"],
+        want["duration_s"],
+        want["outcome"],
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # helpers shared with test_streaming.py
 
 
@@ -202,7 +307,11 @@ def damaged_corpus(root: Path, case: str) -> Path:
     return DAMAGED[case](root)
 
 
-DAMAGED = {"power-loss": lambda root: incident(root, power_loss)}
+DAMAGED = {
+    "power-loss": lambda root: incident(root, power_loss),
+    "copytruncated-docker": copytruncated_docker,
+    "describe-then-logs": describe_then_logs,
+}
 DAMAGED_CASES = sorted(DAMAGED)
 
 

@@ -10,6 +10,7 @@ import re
 import stat
 import struct
 import zlib
+from collections import deque
 from collections.abc import Iterator
 
 from .decode import SNIFF_BYTES, TextStream, not_text, utf16_encoding
@@ -210,19 +211,41 @@ class BlockReader:
             raise InputError(f"{self.path}: truncated or corrupt gzip file ({problem})")
         self.damage = problem
 
+    def close(self) -> None:
+        """Stop reading (a file read again from its start)."""
+        if self.path != "-":
+            self._fh.close()
+
     def first(self) -> bytes | bytearray | None:
         """The first block, or None for an empty file."""
         if self._first is None:
             blocks = self._cut_blocks()
             self._first = next(blocks, None)
             self._rest = blocks
+            self._held: deque[bytes | bytearray] = deque()
         return self._first
+
+    def whole(self, limit: int) -> bytes | None:
+        """The whole file when it is shorter than `limit` bytes, else None; either way
+        `blocks()` still gives every block (the ones read to find out are held)."""
+        first = self.first()
+        if first is None:
+            return b""
+        size = len(first) + sum(len(b) for b in self._held)
+        for block in self._rest:
+            self._held.append(block)
+            size += len(block)
+            if size >= limit:
+                return None
+        return b"".join([first, *self._held])
 
     def blocks(self) -> Iterator[bytes | bytearray]:
         first = self.first()
         if first is None:
             return
         yield first
+        while self._held:
+            yield self._held.popleft()
         yield from self._rest
 
     def _cut_blocks(self) -> Iterator[bytes | bytearray]:
@@ -249,17 +272,22 @@ class BlockReader:
 
 
 def maybe_kube_document(path: str, first: bytes, reader: BlockReader) -> dict | None:
-    """A pretty-printed `kubectl get -o json` dump starts with a line that is not JSON alone."""
+    """A pretty-printed `kubectl get -o json` dump starts with a line that is not JSON alone.
+    A JSON-lines log whose first record was cut (copytruncate) starts the same way: its next
+    line is a whole record. Either way `reader.blocks()` still gives the whole file."""
     if first.lstrip()[:1] != b"{":
         return None
-    line = first.split(b"\n", 1)[0]
+    line, _, rest = first.partition(b"\n")
     try:
         json.loads(line)
         return None  # a JSON-lines log (docker json-file, Kopia JSON)
     except ValueError:
         pass
-    data = b"".join(reader.blocks()) if len(first) < KUBE_DOCUMENT_MAX else first
-    if len(data) >= KUBE_DOCUMENT_MAX:
+    second = rest.split(b"\n", 1)[0].strip()
+    if second.endswith(b"}") and is_json_log_record(second):
+        return None  # a JSON-lines log cut inside its first record
+    data = reader.whole(KUBE_DOCUMENT_MAX)
+    if data is None:
         return None
     return kube_document(data.decode("utf-8", errors="replace").split("\n"))
 
@@ -277,7 +305,8 @@ _SNIFF_PREFIXED = re.compile(rb"^\[pod/[a-z0-9][a-z0-9.-]*/[a-z0-9][a-z0-9.-]*\]
 
 
 def sniff_kind(block: bytes) -> str:
-    """The envelope kind of a file, from its first lines (files mix envelopes only by damage)."""
+    """The envelope kind of a file, from its first lines (files mix envelopes only by damage).
+    A file that shows none there is watched to its end (`EnvelopeWatch`)."""
     lines = [line for line in block[: 1 << 16].split(b"\n")[:SNIFF_LINES] if line.strip()]
     timed = False
     for line in lines:
@@ -285,3 +314,62 @@ def sniff_kind(block: bytes) -> str:
             return GENERIC
         timed = timed or bool(_SNIFF_TIMED.match(line))
     return TIMED if timed else PLAIN
+
+
+def line_kind(line: bytes) -> str:
+    """The envelope kind one line shows (PLAIN for none)."""
+    line = line.rstrip(b"\r")
+    if _SNIFF_PREFIXED.match(line) or is_json_log_record(line):
+        return GENERIC
+    return TIMED if _SNIFF_TIMED.match(line) else PLAIN
+
+
+class EnvelopeFound(Exception):  # noqa: N818 - a signal, not an error
+    """A file read as bare output has an enveloped line after all: read it again as `kind`."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+#: Where a line that may carry an envelope starts (a time, a `--prefix`, a JSON record).
+_CANDIDATE = re.compile(rb"\n(?=\d{4}-\d\d-\d\dT|\[pod/|\{)")
+#: Bytes of a line enough to tell its envelope.
+_HEAD = 4096
+
+
+class EnvelopeWatch:
+    """Every block of a file sniffed as bare output (`PLAIN`), looked at for a line with an
+    envelope: the envelope is a per-line decision, and a file whose first 200 lines are
+    `kubectl describe` output may go on with `kubectl logs --timestamps`. `check` raises
+    `EnvelopeFound` at the first such line. Blocks may end inside a line: the head of a
+    block's last line is carried into the next."""
+
+    def __init__(self) -> None:
+        self._carry: bytes | None = b""  # head of the line the last block ended in
+
+    def check(self, block: bytes) -> None:
+        nl = block.find(b"\n")
+        if self._carry is not None:
+            head = self._carry + block[: min(len(block) if nl < 0 else nl, _HEAD)]
+            self._found(head)
+        for m in _CANDIDATE.finditer(block):
+            start = m.end()
+            end = block.find(b"\n", start, start + _HEAD)
+            self._found(block[start : end if end >= 0 else min(len(block), start + _HEAD)])
+        last = block.rfind(b"\n")
+        if last >= 0:
+            self._carry = bytes(block[last + 1 : last + 1 + _HEAD])
+        elif self._carry is not None and len(self._carry) < _HEAD:
+            self._carry = (self._carry + bytes(block[:_HEAD]))[:_HEAD]
+
+    @staticmethod
+    def _found(line: bytes) -> None:
+        kind = line_kind(line)
+        if kind != PLAIN:
+            raise EnvelopeFound(kind)
+
+    def blocks(self, blocks: Iterator[bytes]) -> Iterator[bytes]:
+        for block in blocks:
+            self.check(block)
+            yield block

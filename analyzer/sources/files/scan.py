@@ -30,9 +30,9 @@ import polars as pl
 
 from ...envelopes import UNDECODABLE_PREFIX
 from ...events import could_be_mover
-from .blocks import BlockReader, maybe_kube_document, sniff_kind
+from .blocks import BlockReader, EnvelopeFound, EnvelopeWatch, maybe_kube_document, sniff_kind
 from .gunzip import GZ_COMPLETE, damaged_gzip, gz_cap_note, gzip_note
-from .keep import BlockResult, KeepRule, reduce_parts
+from .keep import PLAIN, BlockResult, KeepRule, reduce_parts
 from .paths import (
     InputError,
     Overrides,
@@ -130,7 +130,7 @@ def scan_files(
             mover = could_be_mover(meta.get("pod"), meta.get("container"))
             owner = FileLines(name, meta, sniff_kind(first), pl.DataFrame(), stderr=mover)
             try:
-                scheduler.add_file(owner, reader.blocks())
+                reader = _add_file(scheduler, owner, reader, path, block_bytes)
             except InputError as exc:
                 scheduler.forget(owner)
                 if explicit:
@@ -153,6 +153,28 @@ def scan_files(
     for owner in files:
         _merge_blocks(owner, scheduler.results_of(owner), report)
     return ScanResult(_raw_frame(files), report, _dropped_frame(files))
+
+
+def _add_file(
+    scheduler: _Scheduler, owner: FileLines, reader: BlockReader, path: str, block_bytes: int
+) -> BlockReader:
+    """Hand a file's blocks to the scheduler. A file sniffed as bare output is watched to its
+    end: at its first enveloped line it is read again from the start as that kind (the
+    envelope is a per-line decision, not one of the first 200 lines). Stdin cannot be read
+    twice and keeps its first kind."""
+    if owner.kind != PLAIN or path == "-":
+        scheduler.add_file(owner, reader.blocks())
+        return reader
+    try:
+        scheduler.add_file(owner, EnvelopeWatch().blocks(reader.blocks()))
+        return reader
+    except EnvelopeFound as found:
+        scheduler.forget(owner)
+        reader.close()
+        owner.kind = found.kind
+    again = BlockReader(path, block_bytes)
+    scheduler.add_file(owner, again.blocks())
+    return again
 
 
 def _lines_read(results: list[BlockResult]) -> int:
