@@ -19,7 +19,6 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 from conftest import HEALTHY_BACKUP, HUNG_BACKUP, T0, cri_dir, cri_records, write_lines
-from testing.write import docker, kubectl
 
 from analyzer import analyze
 from analyzer.cli import main
@@ -29,6 +28,7 @@ from analyzer.sources.files import InputError, read_files
 from analyzer.sources.files import decode as decode_mod
 from analyzer.sources.files import gunzip as gunzip_mod
 from analyzer.sources.files import scan as scan_mod
+from testing.write import docker, kubectl
 
 USERID = "Cannot determine current user: user: unknown userid 1000"
 HUNG_POD = "volsync-src-recyclarr-aaaaa"
