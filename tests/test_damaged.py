@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -296,6 +297,58 @@ def test_describe_output_before_the_timestamps_is_counted_and_the_window_applies
         want["duration_s"],
         want["outcome"],
     )
+
+
+# --------------------------------------------------------------------------------------------
+# 5. Deep trees
+
+
+def _remove_tree(top: Path) -> None:
+    """`shutil.rmtree` recurses once per level too: remove bottom-up, iteratively."""
+    for root, dirs, files in _walk_bottom_up(top):
+        for name in files:
+            os.unlink(os.path.join(root, name))
+        for name in dirs:
+            os.rmdir(os.path.join(root, name))
+    os.rmdir(top)
+
+
+def _walk_bottom_up(top: Path):
+    order, stack = [], [str(top)]
+    while stack:
+        root = stack.pop()
+        entries = list(os.scandir(root))
+        dirs = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
+        files = [e.name for e in entries if not e.is_dir(follow_symlinks=False)]
+        order.append((root, dirs, files))
+        stack += [os.path.join(root, d) for d in dirs]
+    return reversed(order)
+
+
+def test_a_tree_a_thousand_levels_deep_is_walked_and_globbed(tmp_path):
+    top = tmp_path / "deep"
+    deep = str(top) + "/d" * 1000
+    current = str(top)
+    os.mkdir(current)
+    try:
+        for _ in range(1000):  # os.makedirs recurses once per level as well
+            current += "/d"
+            os.mkdir(current)
+        logs = (
+            Path(deep)
+            / "var/log/pods"
+            / f"media_{HUNG_POD}_0f4c7b1e-2a3d-4c5b-8e9f-a1b2c3d4e5f6/kopia"
+        )
+        os.makedirs(logs)
+        write_lines(logs / "0.log", cri_records(T0, [*HUNG_BACKUP, (0.9, "stderr", USERID)]))
+        os.symlink(str(top), str(Path(deep) / "loop"))
+        for given in (str(top), str(top) + "/**/*.log"):
+            a = analyze([given])
+            assert a.runs["pod"].to_list() == [HUNG_POD], given
+            assert "unknown-userid" in a.findings["signature"].to_list()
+        assert (str(Path(deep) / "loop"), "symlink loop") in analyze([str(top)]).inputs.skipped
+    finally:
+        _remove_tree(top)
 
 
 # --------------------------------------------------------------------------------------------
