@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import codecs
 import gzip
-import json
 import os
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -23,12 +23,12 @@ from conftest import HEALTHY_BACKUP, HUNG_BACKUP, T0, cri_dir, cri_records, writ
 
 from analyzer import analyze
 from analyzer.cli import main
-from analyzer.envelopes import events_from_raw
-from analyzer.report import render_json, render_markdown
+from analyzer.report import render_markdown
 from analyzer.sources.files import InputError, read_files
 from analyzer.sources.files import decode as decode_mod
 from analyzer.sources.files import gunzip as gunzip_mod
 from analyzer.sources.files import scan as scan_mod
+from analyzer.sources.files.keep import KeepRule
 from testing.write import docker, kubectl
 
 USERID = "Cannot determine current user: user: unknown userid 1000"
@@ -153,7 +153,7 @@ def test_the_text_transform_does_not_depend_on_where_chunks_are_cut(cut):
         + b"x" * 5000
         + b"\n\x00"
     )
-    whole, ref = decode_mod.TextStream(max_line=1000), None
+    whole = decode_mod.TextStream(max_line=1000)
     expected = whole.feed(data) + whole.finish()
     stream = decode_mod.TextStream(max_line=1000)
     out = b"".join(stream.feed(data[i : i + cut]) for i in range(0, len(data), cut))
@@ -162,7 +162,6 @@ def test_the_text_transform_does_not_depend_on_where_chunks_are_cut(cut):
     assert stream.notes() == whole.notes()
     assert expected.split(b"\n")[:6] == [b"a", b"", b"b", b"c\x00\x00d", b"\xc3\xa9" * 300, b""]
     assert (whole.nul_runs, whole.nul_bytes, whole.long_lines) == (3, 43, 1)
-    del ref
 
 
 @pytest.mark.parametrize(
@@ -300,6 +299,169 @@ def test_describe_output_before_the_timestamps_is_counted_and_the_window_applies
 
 
 # --------------------------------------------------------------------------------------------
+# 3. Long lines and decompression bombs
+
+
+def long_lines(root: Path) -> Path:
+    """A hung run whose pod printed a 3 MiB listing on one line (an `ERROR` at its head, a
+    secret at its end), and a file that ends in a 2 MiB line without a newline."""
+    listing = "ERROR: unable to upload " + " ".join(f"/data/f{i:07d}" for i in range(240_000))
+    listing += " KOPIA_PASSWORD=hunter2-at-the-end"
+    lines = [*HUNG_BACKUP[:5], (0.5, "stderr", listing), *HUNG_BACKUP[5:], (0.9, "stderr", USERID)]
+    d = cri_dir(root, "media", HUNG_POD, "kopia")
+    write_lines(d / "0.log", cri_records(T0, lines))
+    d = cri_dir(root, "media", HEALTHY_POD, "kopia", uid="11111111-2222-3333-4444-555555555555")
+    records = cri_records(T0 + timedelta(minutes=50), HEALTHY_BACKUP)
+    (d / "0.log").write_bytes(("\n".join(records) + "\n").encode() + b"x" * (2 << 20))
+    return root
+
+
+def test_a_long_line_keeps_its_head_and_the_rest_is_counted(tmp_path):
+    root = long_lines(tmp_path)
+    a = analyze([str(root)])
+    hung_file = next(p for p in a.inputs.files if HUNG_POD in p)
+    healthy_file = next(p for p in a.inputs.files if HEALTHY_POD in p)
+    listing_bytes = len(
+        next(line for line in Path(hung_file).read_bytes().split(b"\n") if len(line) > 1e6)
+    )
+    limit = decode_mod.MAX_LINE_BYTES
+    assert (hung_file, long_note(1, listing_bytes - limit)) in a.inputs.skipped
+    assert (healthy_file, long_note(1, (2 << 20) - limit)) in a.inputs.skipped
+    assert a.inputs.lines == len(HUNG_BACKUP) + 2 + len(HEALTHY_BACKUP) + 1
+    assert a.inputs.unparsed_lines == 1  # the bare `xxx` line at the end
+    listing = a.events.filter(pl.col("message").str.starts_with("ERROR: unable to upload"))
+    assert listing.height == 1 and len(listing["message"][0].encode()) < limit
+    assert "unknown-userid" in a.findings["signature"].to_list()
+    assert a.runs.filter(pl.col("pod") == HUNG_POD)["outcome"].to_list() == ["hung"]
+    md = render_markdown(a)
+    assert "hunter2" not in md and "line(s) longer than 1,048,576 bytes" in md
+
+
+def long_note(lines: int, cut: int) -> str:
+    limit = decode_mod.MAX_LINE_BYTES
+    return (
+        f"{lines:,} line(s) longer than {limit:,} bytes: the first {limit:,} bytes of each "
+        f"read, {cut:,} byte(s) left out"
+    )
+
+
+def test_a_long_line_is_cut_on_a_character_boundary(tmp_path, monkeypatch):
+    monkeypatch.setattr(decode_mod, "MAX_LINE_BYTES", 1001)
+    path = tmp_path / "x.log"
+    path.write_bytes("é".encode() * 2000 + b"\nnext\n")
+    for in_memory in (True, False):
+        raw, report = (read_files if in_memory else stream_read)([str(path)])
+        assert raw["raw"].to_list() == ["é" * 500, "next"]
+        assert report.undecodable_lines == 0
+        assert report.skipped == [(str(path), long_note(1, 3000))]
+
+
+def stream_read(paths: list[str]):
+    rule = KeepRule(".*")
+    result = scan_mod.scan_files(paths, None, rule, all_pods=True)
+    return result.raw, result.report
+
+
+def gzip_bomb(root: Path) -> Path:
+    """A rotated `.gz` sibling that decompresses to far more than the cap (small caps in the
+    tests stand for 4 GiB): the hung run's start, then 40,000 identical progress lines."""
+    d = cri_dir(root, "media", HUNG_POD, "kopia")
+    head = cri_records(T0, HUNG_BACKUP)
+    progress = cri_records(
+        T0 + timedelta(seconds=1), [(0, "stdout", "Processed 0 (0 B) of 1 (4.2 GB).")] * 40_000
+    )
+    write_lines(d / "0.log.20260131-160000.gz", head + progress, gz=True)
+    write_lines(d / "0.log", cri_records(T0 + timedelta(minutes=5), [(0, "stderr", USERID)]))
+    d = cri_dir(root, "media", HEALTHY_POD, "kopia", uid="11111111-2222-3333-4444-555555555555")
+    write_lines(d / "0.log", cri_records(T0 + timedelta(minutes=50), HEALTHY_BACKUP))
+    return root
+
+
+@pytest.fixture
+def small_gz_cap(monkeypatch):
+    monkeypatch.setattr(gunzip_mod, "GZ_MIN_CAP", 256 << 10)
+    monkeypatch.setattr(gunzip_mod, "GZ_RATIO", 16)
+
+
+def test_a_gzip_bomb_stops_at_the_cap_and_says_so(tmp_path, small_gz_cap):
+    root = gzip_bomb(tmp_path)
+    gz = next(root.rglob("*.gz"))
+    cap = max(256 << 10, 16 * gz.stat().st_size)
+    text = gzip.decompress(gz.read_bytes())[:cap]
+    lines = text.count(b"\n") + 1  # the last one cut short
+    for in_memory in (True, False):
+        a = analyze([str(root)], in_memory=in_memory)
+        note = (
+            f"decompressed size reached the cap of {cap:,} bytes (16x the compressed size, at "
+            f"least {256 << 10:,}): read the first {lines:,} line(s), the rest not read"
+        )
+        assert a.inputs.skipped == [(str(gz), note)]
+        assert a.inputs.lines == lines + 1 + len(HEALTHY_BACKUP)
+        assert a.runs["outcome"].to_list() == ["hung", "completed"]
+    # named explicitly it is read the same way (a cap is no damage)
+    assert analyze([str(gz)]).inputs.skipped == [(str(gz), note)]
+
+
+def test_a_small_gzip_holding_one_huge_line_reads_in_bounded_time(tmp_path):
+    """64 MiB of one line in 64 KiB of gzip: read in seconds, its head kept."""
+    path = tmp_path / "0.log.1.gz"
+    stamp = b"2026-01-31T16:00:00.000000000Z stdout F "
+    path.write_bytes(gzip.compress(stamp + b"A" * (64 << 20) + b"\n" + stamp + b"after\n", 9))
+    started = time.monotonic()
+    a = analyze([str(path)])
+    assert time.monotonic() - started < 20
+    assert a.inputs.lines == 2
+    assert a.events["message"].to_list()[-1] == "after"
+    assert (str(path), long_note(1, len(stamp) + (64 << 20) - decode_mod.MAX_LINE_BYTES)) in (
+        a.inputs.skipped
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Encodings
+
+
+def powershell_utf16(root: Path) -> Path:
+    """`kubectl logs --timestamps pod > x.log` in Windows PowerShell 5: UTF-16LE with a
+    byte-order mark and CRLF line ends; beside it the same output saved by Notepad (UTF-8
+    with a BOM) and two files `cat` together, each with its BOM."""
+    logs = [kubectl(T0 + timedelta(seconds=t), text) for t, _, text in HUNG_BACKUP]
+    logs += [kubectl(T0 + timedelta(seconds=1), USERID)]
+    text = "\r\n".join(logs) + "\r\n"
+    (root / "ps").mkdir(parents=True)
+    (root / "ps" / f"{HUNG_POD}.log").write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
+    healthy = [kubectl(T0 + timedelta(minutes=50, seconds=t), m) for t, _, m in HEALTHY_BACKUP]
+    half = len(healthy) // 2
+    part = lambda lines: codecs.BOM_UTF8 + ("\n".join(lines) + "\n").encode()  # noqa: E731
+    (root / "ps" / f"{HEALTHY_POD}.log").write_bytes(part(healthy[:half]) + part(healthy[half:]))
+    return root
+
+
+def test_utf16_and_byte_order_marks_are_read_like_utf8(tmp_path):
+    root = powershell_utf16(tmp_path / "windows")
+    plain = tmp_path / "plain"
+    logs = [kubectl(T0 + timedelta(seconds=t), text) for t, _, text in HUNG_BACKUP]
+    write_lines(plain / f"{HUNG_POD}.log", logs + [kubectl(T0 + timedelta(seconds=1), USERID)])
+    healthy = [kubectl(T0 + timedelta(minutes=50, seconds=t), m) for t, _, m in HEALTHY_BACKUP]
+    write_lines(plain / f"{HEALTHY_POD}.log", healthy)
+    a, want = analyze([str(root)], in_memory=True), analyze([str(plain)], in_memory=True)
+    assert a.inputs.skipped == [] and a.inputs.unparsed_lines == 0
+    assert a.events["envelope"].unique().to_list() == ["kubectl"]
+    assert a.events["message"].to_list() == want.events["message"].to_list()
+    assert a.runs.select("pod", "outcome", "duration_s").rows() == (
+        want.runs.select("pod", "outcome", "duration_s").rows()
+    )
+
+
+def test_a_utf16_file_without_a_bom_is_still_text(tmp_path):
+    path = tmp_path / f"{HUNG_POD}.log"
+    logs = [kubectl(T0 + timedelta(seconds=t), text) for t, _, text in HUNG_BACKUP]
+    path.write_bytes(("\n".join(logs) + "\n").encode("utf-16-le"))
+    raw, report = read_files([str(path)])
+    assert raw["raw"].to_list() == logs and report.skipped == []
+
+
+# --------------------------------------------------------------------------------------------
 # 5. Deep trees
 
 
@@ -362,15 +524,10 @@ def damaged_corpus(root: Path, case: str) -> Path:
 
 DAMAGED = {
     "power-loss": lambda root: incident(root, power_loss),
+    "long-lines": long_lines,
+    "gzip-bomb": gzip_bomb,
+    "utf16-and-boms": powershell_utf16,
     "copytruncated-docker": copytruncated_docker,
     "describe-then-logs": describe_then_logs,
 }
 DAMAGED_CASES = sorted(DAMAGED)
-
-
-def events_of(path: Path) -> pl.DataFrame:
-    raw, _ = read_files([str(path)])
-    return events_from_raw(raw)
-
-
-_unused = (gzip, json, UTC, render_json, gunzip_mod, scan_mod)

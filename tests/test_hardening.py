@@ -1085,6 +1085,14 @@ CORPUS_LOGS = {
         "corrupt gzip file (checksum mismatch): read all 2000 line(s), some may be damaged",
         None,
     ),
+    "core-dump.log": (
+        0,
+        {},
+        0,
+        0,
+        "binary file, not a log",
+        "{path}: binary file, not a log",
+    ),
     "crlf-kubectl.log": (6, {"kubectl": 5, "raw": 1}, 1, 0, None, None),
     "gzip-magic-text.log": (2, {"cri": 1, "raw": 1}, 1, 1, None, None),
     "half-written.log.gz": (
@@ -1107,9 +1115,28 @@ CORPUS_LOGS = {
         None,
     ),
     "nul-after-8k.log": (2, {"cri": 2}, 0, 0, None, None),
+    "notepad-bom.log": (2, {"cri": 2}, 0, 0, None, None),
     "nul-early.log": (1, {"cri": 1}, 0, 0, None, None),
     "out-of-order.log": (5, {"cri": 5}, 0, 0, None, None),
     "partials.log": (3, {"cri": 3}, 0, 0, None, None),
+    "power-loss.log": (
+        5,
+        {"cri": 2, "raw": 3},
+        3,
+        0,
+        "800 NUL byte(s) in 2 run(s), what a power loss leaves: read around them, each run "
+        "counted as one damaged line",
+        None,
+    ),
+    "powershell-utf16.log": (2, {"kubectl": 2}, 0, 0, None, None),
+    "rotated.log.1.zst": (
+        0,
+        {},
+        0,
+        0,
+        "compressed with zstd, decompress first (zstd -d)",
+        "{path}: compressed with zstd, decompress first (zstd -d)",
+    ),
     "trailing-garbage.log.gz": (
         2000,
         {"cri": 2000},
@@ -1143,7 +1170,22 @@ CORPUS_ROWS = {
         ),
     ],
     "nul-after-8k.log": [(2, "cri", "2026-01-31T16:00:01Z", "core dumped: \x00\x01\x02")],
+    "notepad-bom.log": [(1, "cri", "2026-01-31T16:00:00Z", "Starting kopia mover container")],
     "nul-early.log": [(1, "cri", "2026-01-31T16:00:00Z", "core dumped: \x00\x01\x02")],
+    "power-loss.log": [
+        (2, "raw", "2026-01-31T16:00:00Z", "2026-01-31T16:00:00."),
+        (3, "raw", "2026-01-31T16:00:00Z", ""),
+        (
+            4,
+            "cri",
+            "2026-01-31T16:00:01Z",
+            "Cannot determine current user: user: unknown userid 1000",
+        ),
+        (5, "raw", "2026-01-31T16:00:01Z", ""),
+    ],
+    "powershell-utf16.log": [
+        (2, "kubectl", "2026-01-31T16:00:01Z", "Executing connection command...")
+    ],
     "out-of-order.log": [
         (4, "cri", "2026-01-31T15:59:00Z", "whoami: cannot find name for user ID 1000")
     ],

@@ -95,9 +95,9 @@ class TextStream:
     `feed` each chunk in order and `finish` at the end; the output concatenated does not depend
     on where the chunks were cut."""
 
-    def __init__(self, encoding: str | None = None, max_line: int = MAX_LINE_BYTES) -> None:
+    def __init__(self, encoding: str | None = None, max_line: int | None = None) -> None:
         self._decoder = codecs.getincrementaldecoder(encoding)("replace") if encoding else None
-        self.max_line = max_line
+        self.max_line = MAX_LINE_BYTES if max_line is None else max_line
         self.nul_bytes = 0
         self.nul_runs = 0
         self.long_lines = 0
