@@ -148,6 +148,8 @@ class TextStream:
             return chunk
         if self._line_start and chunk.startswith(UTF8_BOM):
             chunk = chunk[3:]
+        if b"\xef" not in chunk:  # memchr: the common case costs next to nothing
+            return chunk
         if b"\n" + UTF8_BOM in chunk:
             chunk = chunk.replace(b"\n" + UTF8_BOM, b"\n")
         if not final:
