@@ -20,6 +20,8 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 from conftest import HEALTHY_BACKUP, HUNG_BACKUP, T0, cri_dir, cri_records, write_lines
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analyzer import analyze
 from analyzer.cli import main
@@ -162,6 +164,46 @@ def test_the_text_transform_does_not_depend_on_where_chunks_are_cut(cut):
     assert stream.notes() == whole.notes()
     assert expected.split(b"\n")[:6] == [b"a", b"", b"b", b"c\x00\x00d", b"\xc3\xa9" * 300, b""]
     assert (whole.nul_runs, whole.nul_bytes, whole.long_lines) == (3, 43, 1)
+
+
+_PIECES = st.sampled_from(
+    [
+        b"\n",
+        b"\x00",
+        b"\x00" * 20,
+        codecs.BOM_UTF8,
+        b"\xef",
+        b"\xef\xbb",
+        "é".encode(),
+        "€".encode(),
+        b"x" * 61,
+        b"ab",
+        b"x" * 90,
+    ]
+)
+
+
+@given(
+    data=st.lists(_PIECES, max_size=60).map(b"".join),
+    cuts=st.lists(st.integers(1, 40), min_size=1, max_size=8),
+    encoding=st.sampled_from([None, "utf-16-le"]),
+)
+@settings(max_examples=1000)
+def test_any_chunking_of_any_bytes_gives_the_same_text(data, cuts, encoding):
+    """The text transform is a function of the bytes, not of where the blocks are cut."""
+    if encoding:
+        data = data.decode("utf-8", "replace").encode("utf-16-le")
+    whole = decode_mod.TextStream(encoding, max_line=64)
+    expected = whole.feed(data) + whole.finish()
+    stream, out, i, k = decode_mod.TextStream(encoding, max_line=64), [], 0, 0
+    while i < len(data):
+        step = cuts[k % len(cuts)]
+        out.append(stream.feed(data[i : i + step]))
+        i, k = i + step, k + 1
+    out.append(stream.finish())
+    assert b"".join(out) == expected
+    assert stream.notes() == whole.notes()
+    assert max((len(line) for line in expected.split(b"\n")), default=0) <= 64
 
 
 @pytest.mark.parametrize(

@@ -106,8 +106,10 @@ class TextStream:
         self._nul_pending = 0  # a NUL run reaching the end of the last chunk
         self._nul_at_start = False
         self._bom_part = b""  # a chunk's end that may be the start of a BOM at a line start
+        self._bom_line_start = True  # the input so far ends a line (or is empty)
         self._line = 0  # bytes of the current line given out
         self._skipping = False  # inside a long line's rest
+        self._char_part = b""  # a character cut by the chunk end, held for the next chunk
 
     def feed(self, chunk: bytes) -> bytes:
         if self._decoder is not None:
@@ -121,7 +123,7 @@ class TextStream:
         out = self._scrub(self._unmark(tail, final=True))
         if self._nul_pending:
             out += self._run(b"")
-        return self._bound(out)
+        return self._bound(out, final=True)
 
     def notes(self) -> list[str]:
         """What the report's Inputs part says about this file (nothing when it was clean)."""
@@ -141,27 +143,29 @@ class TextStream:
     # byte-order marks
 
     def _unmark(self, chunk: bytes, final: bool = False) -> bytes:
-        """Drop a UTF-8 BOM at the start of a line (a BOM cut by the chunk end waits)."""
-        if self._bom_part:
-            chunk, self._bom_part = self._bom_part + chunk, b""
-        if not chunk:
-            return chunk
-        if self._line_start and chunk.startswith(UTF8_BOM):
-            chunk = chunk[3:]
-        if b"\xef" not in chunk:  # memchr: the common case costs next to nothing
-            return chunk
-        if b"\n" + UTF8_BOM in chunk:
-            chunk = chunk.replace(b"\n" + UTF8_BOM, b"\n")
-        if not final:
-            # a BOM's first bytes at the end of the chunk, right after a newline (or alone)
-            for k in (2, 1):
-                tail = chunk[-k:]
-                before = chunk[-k - 1 : -k] if len(chunk) > k else None
-                starts_line = before == b"\n" or (before is None and self._line_start)
-                if len(chunk) >= k and tail == UTF8_BOM[:k] and starts_line:
-                    chunk, self._bom_part = chunk[:-k], tail
+        """Drop a UTF-8 BOM that starts a line of the input (a BOM cut by the chunk end waits
+        for the next chunk). Only the input decides: a BOM after a NUL byte or after another
+        BOM is text."""
+        raw = self._bom_part + chunk if self._bom_part else chunk
+        self._bom_part = b""
+        if not raw:
+            return raw
+        at_start = self._bom_line_start
+        out = raw[3:] if at_start and raw.startswith(UTF8_BOM) else raw
+        held = 0
+        if b"\xef" in out:  # memchr: without 0xEF (ASCII logs) nothing more to do
+            if b"\n" + UTF8_BOM in out:
+                out = out.replace(b"\n" + UTF8_BOM, b"\n")
+            for k in () if final else (2, 1):
+                before = raw[-k - 1 : -k] if len(raw) > k else None
+                starts_line = before == b"\n" or (before is None and at_start)
+                if raw[-k:] == UTF8_BOM[:k] and starts_line and len(out) >= k:
+                    out, self._bom_part, held = out[:-k], raw[-k:], k
                     break
-        return chunk
+        consumed = raw[:-held] if held else raw
+        if consumed:
+            self._bom_line_start = consumed.endswith(b"\n")
+        return out
 
     # NUL runs
 
@@ -221,8 +225,21 @@ class TextStream:
 
     # long lines
 
-    def _bound(self, chunk: bytes) -> bytes:
-        """Keep at most `max_line` bytes of each line (cut on a UTF-8 character boundary)."""
+    def _bound(self, chunk: bytes, final: bool = False) -> bytes:
+        """Keep at most `max_line` bytes of each line, cut on a UTF-8 character boundary (a
+        character cut by the chunk's end is held, so where a long line is cut does not depend on
+        where the chunks end)."""
+        if self._char_part:
+            chunk, self._char_part = self._char_part + chunk, b""
+        out = self._bound_chunk(chunk)
+        if not final and not self._skipping:
+            tail = _unfinished_character(out)
+            if tail:
+                out, self._char_part = out[:-tail], out[-tail:]
+                self._line -= tail
+        return out
+
+    def _bound_chunk(self, chunk: bytes) -> bytes:
         n, limit = len(chunk), self.max_line
         pos, start = 0, 0  # start: where the current kept stretch began
         kept: list[bytes] = []
@@ -261,6 +278,18 @@ class TextStream:
         if start < n:
             kept.append(chunk[start:])
         return b"".join(kept)
+
+
+def _unfinished_character(data: bytes) -> int:
+    """How many bytes at the end of `data` start a UTF-8 character that is not complete."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:
+            return 0
+        if byte >= 0xC0:
+            size = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return back if size > back else 0
+    return 0
 
 
 def text_of(data: bytes, encoding: str | None) -> tuple[bytes, TextStream]:
