@@ -9,8 +9,10 @@ give the in-memory analysis on every one of them.
 
 from __future__ import annotations
 
+import bz2
 import codecs
 import gzip
+import lzma
 import os
 import time
 from datetime import datetime, timedelta
@@ -212,17 +214,18 @@ def test_any_chunking_of_any_bytes_gives_the_same_text(data, cuts, encoding):
         (b"\x7fELF\x02\x01\x01" + bytes(range(256)) * 40, "binary file, not a log"),
         (bytes((i * 7919) % 256 for i in range(20000)), "binary file, not a log"),
         (b"\x28\xb5\x2f\xfd" + b"\x00" * 100, "compressed with zstd, decompress first (zstd -d)"),
-        (b"\xfd7zXZ\x00\x00\x04" + b"\x01" * 50, "compressed with xz, decompress first (xz -d)"),
-        (b"BZh91AY&SY" + b"\x02" * 50, "compressed with bzip2, decompress first (bzip2 -d)"),
+        (b"PK\x03\x04" + bytes(range(256)), "a zip archive, unpack it first"),
+        (b"\xfd7zXZ\x00\x00\x04" + b"\x01" * 50, "truncated or corrupt xz file"),
+        (b"BZh91AY&SY" + b"\x02" * 50, "truncated or corrupt bzip2 file"),
     ],
-    ids=["elf", "random", "zstd", "xz", "bzip2"],
+    ids=["elf", "random", "zstd", "zip", "corrupt-xz", "corrupt-bzip2"],
 )
 def test_real_binaries_and_other_archives_stay_skipped_with_their_reason(tmp_path, content, reason):
     d = incident(tmp_path)
     bad = d / "0.log.20260131-160000.bin.log"
     bad.write_bytes(content)
     a = analyze([str(d)])
-    assert (str(bad), reason) in a.inputs.skipped
+    assert [r for p, r in a.inputs.skipped if p == str(bad)][0].startswith(reason)
     assert a.runs.height == 2
     with pytest.raises(InputError, match="^" + str(bad) + ": " + reason.split(",")[0]):
         read_files([str(bad)])
@@ -459,6 +462,44 @@ def test_a_small_gzip_holding_one_huge_line_reads_in_bounded_time(tmp_path):
     )
 
 
+def xz_and_bzip2(root: Path) -> Path:
+    """Rotated logs compressed with xz (logrotate's `compresscmd xz`) and with bzip2 in two
+    streams (pbzip2, or two files `cat` together)."""
+    d = cri_dir(root, "media", HUNG_POD, "kopia")
+    hung = ("\n".join(cri_records(T0, [*HUNG_BACKUP, (0.9, "stderr", USERID)])) + "\n").encode()
+    (d / "0.log.20260131-160000.xz").write_bytes(lzma.compress(hung))
+    d = cri_dir(root, "media", HEALTHY_POD, "kopia", uid="11111111-2222-3333-4444-555555555555")
+    lines = cri_records(T0 + timedelta(minutes=50), HEALTHY_BACKUP)
+    half = len(lines) // 2
+    parts = ["\n".join(lines[:half]) + "\n", "\n".join(lines[half:]) + "\n"]
+    (d / "0.log.20260131-165000.bz2").write_bytes(b"".join(bz2.compress(p.encode()) for p in parts))
+    return root
+
+
+def test_xz_and_bzip2_are_read_like_gzip(tmp_path):
+    root = xz_and_bzip2(tmp_path / "packed")
+    plain = incident(tmp_path / "plain")
+    a, want = analyze([str(root)]), analyze([str(plain)])
+    assert a.inputs.skipped == [] and a.inputs.lines == want.inputs.lines
+    assert a.runs.select("pod", "outcome", "duration_s").rows() == (
+        want.runs.select("pod", "outcome", "duration_s").rows()
+    )
+    assert "unknown-userid" in a.findings["signature"].to_list()
+
+
+def test_a_truncated_xz_file_is_skipped_with_its_reason(tmp_path):
+    root = xz_and_bzip2(tmp_path)
+    xz = next(root.rglob("*.xz"))
+    xz.write_bytes(xz.read_bytes()[:-40])
+    for in_memory in (True, False):
+        a = analyze([str(root)], in_memory=in_memory)
+        [(path, reason)] = a.inputs.skipped
+        assert path == str(xz) and reason.startswith("truncated or corrupt xz file")
+        assert a.runs["pod"].to_list() == [HEALTHY_POD]
+    with pytest.raises(InputError, match="truncated or corrupt xz file"):
+        read_files([str(xz)])
+
+
 # --------------------------------------------------------------------------------------------
 # 4. Encodings
 
@@ -569,6 +610,7 @@ DAMAGED = {
     "long-lines": long_lines,
     "gzip-bomb": gzip_bomb,
     "utf16-and-boms": powershell_utf16,
+    "xz-and-bzip2": xz_and_bzip2,
     "copytruncated-docker": copytruncated_docker,
     "describe-then-logs": describe_then_logs,
 }

@@ -14,7 +14,15 @@ from collections import deque
 from collections.abc import Iterator
 
 from .decode import SNIFF_BYTES, TextStream, not_text, utf16_encoding
-from .gunzip import GZ_CHECKSUM, GZ_TRAILING_GARBAGE, GZIP_MAGIC, gz_cap, gzip_header_end
+from .gunzip import (
+    GZ_CHECKSUM,
+    GZ_TRAILING_GARBAGE,
+    GZIP_MAGIC,
+    decompress_stdlib,
+    gz_cap,
+    gzip_header_end,
+    stdlib_compression,
+)
 from .keep import GENERIC, PLAIN, TIMED
 from .memory import kube_document
 from .paths import InputError, is_json_log_record, open_input
@@ -68,9 +76,16 @@ class BlockReader:
         """Blocks as read for a plain file, decompressed chunks (not yet cut) for gzip, each
         through the text transform (`decode.TextStream`)."""
         head = self._read(self.block_bytes)
+        packed = stdlib_compression(head[:16])
         if head[:3] == GZIP_MAGIC:
             self._gzip = True
             chunks = self._capped(self._gunzip(head))
+        elif packed:
+            self._gzip = True  # decompressed output: cut into blocks after a newline
+            read = lambda: self._read(self.block_bytes)  # noqa: E731
+            chunks = self._capped(
+                decompress_stdlib(packed, head, read, self.path, self.block_bytes)
+            )
         else:
             chunks = self._plain_blocks(head)
         yield from self._text(chunks)

@@ -34,14 +34,10 @@ NUL_RUN_MIN = 16
 UTF8_BOM = codecs.BOM_UTF8
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
-#: Archive formats by magic bytes: not read, the skip reason says what to do.
+#: Archive formats by magic bytes: not read, the skip reason says what to do (gzip, xz and
+#: bzip2 are decompressed before the text is looked at).
 _ARCHIVES = (
     (re.compile(rb"\x28\xb5\x2f\xfd"), "compressed with zstd, decompress first (zstd -d)"),
-    (re.compile(rb"\xfd7zXZ\x00"), "compressed with xz, decompress first (xz -d)"),
-    (
-        re.compile(rb"BZh[1-9](?:1AY&SY|\x17rE8P\x90)"),
-        "compressed with bzip2, decompress first (bzip2 -d)",
-    ),
     (re.compile(rb"7z\xbc\xaf\x27\x1c"), "a 7-Zip archive, unpack it first"),
     (re.compile(rb"PK\x03\x04"), "a zip archive, unpack it first"),
 )

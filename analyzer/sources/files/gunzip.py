@@ -1,11 +1,16 @@
 """gzip read as far as it goes: member by member, each member's CRC and size checked here, so
-what precedes damage is kept and the damage is named (the notes the report lists)."""
+what precedes damage is kept and the damage is named (the notes the report lists); xz and bzip2
+read whole with the standard library; the decompressed size capped for all three."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import lzma
+import re
 import struct
 import zlib
+from collections.abc import Callable, Iterator
 
 from .decode import SNIFF_BYTES
 from .paths import InputError
@@ -116,3 +121,61 @@ def gzip_note(problem: str, lines: int) -> str:
         f"truncated or corrupt gzip file ({problem}): read the first {lines} line(s), "
         "the rest could not be decompressed"
     )
+
+
+# xz and bzip2: read whole (stdlib), no salvage: damage skips the file with its reason
+
+_XZ_MAGIC = re.compile(rb"\xfd7zXZ\x00")
+_BZIP2_MAGIC = re.compile(rb"BZh[1-9](?:1AY&SY|\x17rE8P\x90)")
+
+
+def stdlib_compression(head: bytes) -> str | None:
+    """`xz` or `bzip2` when `head` starts a file compressed so (read like gzip), else None."""
+    if _XZ_MAGIC.match(head):
+        return "xz"
+    if _BZIP2_MAGIC.match(head):
+        return "bzip2"
+    return None
+
+
+def decompress_stdlib(
+    kind: str, first: bytes, read: Callable[[], bytes], path: str, chunk: int
+) -> Iterator[bytes]:
+    """An xz or bzip2 file's decompressed bytes, stream after stream, in chunks of at most
+    `chunk`; `read` gives more compressed bytes (b"" at the end). Damage (a stream that ends
+    early, data that does not decompress, trailing garbage) is an `InputError`: the file is
+    skipped with that reason, in both readers alike."""
+    data = first
+    while True:
+        decompressor = lzma.LZMADecompressor() if kind == "xz" else bz2.BZ2Decompressor()
+        while not decompressor.eof:
+            if decompressor.needs_input and not data:
+                data = read()
+                if not data:
+                    raise InputError(
+                        f"{path}: truncated or corrupt {kind} file (the compressed data ends early)"
+                    )
+            try:
+                out = decompressor.decompress(data if decompressor.needs_input else b"", chunk)
+            except (OSError, EOFError, lzma.LZMAError) as exc:
+                raise InputError(f"{path}: truncated or corrupt {kind} file ({exc})") from None
+            data = b""  # taken in: what it could not yet decompress it keeps
+            if out:
+                yield out
+        data = decompressor.unused_data + data
+        while not data.strip(b"\x00"):  # xz allows zero padding between streams
+            more = read()
+            if not more:
+                return
+            data += more
+        data = data.lstrip(b"\x00") if kind == "xz" else data
+        while len(data) < 16:
+            more = read()
+            if not more:
+                break
+            data += more
+        if stdlib_compression(data[:16]) != kind:
+            raise InputError(
+                f"{path}: truncated or corrupt {kind} file (trailing garbage after the compressed "
+                "data)"
+            )

@@ -18,10 +18,12 @@ from .gunzip import (
     GZ_COMPLETE,
     GZIP_MAGIC,
     damaged_gzip,
+    decompress_stdlib,
     gunzip,
     gz_cap,
     gz_cap_note,
     gzip_note,
+    stdlib_compression,
 )
 from .paths import (
     InputError,
@@ -62,6 +64,16 @@ def read_lines(path: str) -> tuple[list[str], int, str | None, list[str]]:
         if len(data) > gz_cap(compressed):
             capped = gz_cap(compressed)
             data, problem = data[:capped], None
+    elif packed := stdlib_compression(data[:16]):
+        compressed, limit = len(data), gz_cap(len(data))
+        out, size = [], 0
+        for chunk in decompress_stdlib(packed, data, lambda: b"", path, 16 << 20):
+            out.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                capped = limit
+                break
+        data = b"".join(out)[:limit]
     head = data[:SNIFF_BYTES]
     why = not_text(head)
     if why:
