@@ -95,11 +95,13 @@ def generate(case: str, workdir: Path) -> Path:
     return path
 
 
-def time_v(argv: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MiB) and stderr's last line of one run under `/usr/bin/time -v`."""
-    proc = subprocess.run(
-        ["/usr/bin/time", "-v", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
+def time_v(argv: list[str], out: Path) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MiB) and stderr's last line of one run under `/usr/bin/time -v`
+    (its output written to `out`)."""
+    with out.open("w") as fh:
+        proc = subprocess.run(
+            ["/usr/bin/time", "-v", *argv], stdout=fh, stderr=subprocess.PIPE, text=True
+        )
     err = proc.stderr
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", err)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
@@ -124,7 +126,7 @@ def main() -> None:
         size = path.stat().st_size
         out = args.workdir / f"{case}.json"
         for fmt in ("markdown", "json"):
-            wall, rss, note = time_v([*command, "--format", fmt, "-o", str(out), str(path)])
+            wall, rss, note = time_v([*command, "--format", fmt, str(path)], out)
             print(f"{case:<16} {size / MiB:>10.1f}Mi {fmt:<9} {wall:>8.2f} {rss:>13.0f}  {note}")
             sys.stdout.flush()
         inputs = json.loads(out.read_text())["inputs"]
