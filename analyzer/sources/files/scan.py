@@ -30,9 +30,9 @@ import polars as pl
 
 from ...envelopes import UNDECODABLE_PREFIX
 from ...events import could_be_mover
-from .blocks import BlockReader, maybe_kube_document, sniff_kind
-from .gunzip import GZ_COMPLETE, damaged_gzip, gzip_note
-from .keep import BlockResult, KeepRule, reduce_parts
+from .blocks import BlockReader, EnvelopeFound, EnvelopeWatch, maybe_kube_document, sniff_kind
+from .gunzip import GZ_COMPLETE, damaged_gzip, gz_cap_note, gzip_note
+from .keep import PLAIN, BlockResult, KeepRule, reduce_parts
 from .paths import (
     InputError,
     Overrides,
@@ -130,24 +130,56 @@ def scan_files(
             mover = could_be_mover(meta.get("pod"), meta.get("container"))
             owner = FileLines(name, meta, sniff_kind(first), pl.DataFrame(), stderr=mover)
             try:
-                scheduler.add_file(owner, reader.blocks())
+                reader = _add_file(scheduler, owner, reader, path, block_bytes)
             except InputError as exc:
                 scheduler.forget(owner)
                 if explicit:
                     raise
                 report.skipped.append((path, str(exc).removeprefix(f"{path}: ")))
                 continue
-            if reader.damage:
-                lines = sum(r.lines for r in scheduler.results_of(owner))
-                if explicit and reader.damage not in GZ_COMPLETE:
+            if reader.damage or reader.capped is not None:
+                lines = _lines_read(scheduler.results_of(owner))
+                if reader.damage and explicit and reader.damage not in GZ_COMPLETE:
                     raise damaged_gzip(path, reader.damage, lines)
-                report.skipped.append((path, gzip_note(reader.damage, lines)))
+                if reader.damage:
+                    report.skipped.append((path, gzip_note(reader.damage, lines)))
+                else:
+                    report.skipped.append((path, gz_cap_note(reader.capped, lines)))
+            if reader.text is not None:
+                report.skipped += [(path, note) for note in reader.text.notes()]
             report.files.append(path)
             files.append(owner)
         scheduler.finish()
     for owner in files:
         _merge_blocks(owner, scheduler.results_of(owner), report)
     return ScanResult(_raw_frame(files), report, _dropped_frame(files))
+
+
+def _add_file(
+    scheduler: _Scheduler, owner: FileLines, reader: BlockReader, path: str, block_bytes: int
+) -> BlockReader:
+    """Hand a file's blocks to the scheduler. A file sniffed as bare output is watched to its
+    end: at its first enveloped line it is read again from the start as that kind (the
+    envelope is a per-line decision, not one of the first 200 lines). Stdin cannot be read
+    twice and keeps its first kind."""
+    if owner.kind != PLAIN or path == "-":
+        scheduler.add_file(owner, reader.blocks())
+        return reader
+    try:
+        scheduler.add_file(owner, EnvelopeWatch().blocks(reader.blocks()))
+        return reader
+    except EnvelopeFound as found:
+        scheduler.forget(owner)
+        reader.close()
+        owner.kind = found.kind
+    again = BlockReader(path, block_bytes)
+    scheduler.add_file(owner, again.blocks())
+    return again
+
+
+def _lines_read(results: list[BlockResult]) -> int:
+    """Lines of a file from its block results (a line cut by a block boundary counted once)."""
+    return sum(r.lines for r in results) - sum(1 for r in results[:-1] if r.open_end and r.lines)
 
 
 #: A file that fits in one block smaller than this is batched with others of its kind.
