@@ -186,6 +186,7 @@ def analyze(
     in_memory: bool = False,
     all_pods: bool = False,
     sources: Sequence[Source] = (),
+    progress: bool | None = None,
 ) -> Analysis:
     """Run the whole analysis over local paths, a Loki query and/or any other `sources`.
 
@@ -194,11 +195,16 @@ def analyze(
     once in blocks, keeping only the lines the analysis reads and counting the rest;
     `in_memory=True` keeps every line instead (the reference the streaming path is tested
     against; memory grows with the input). Node-log files of pods that cannot be VolSync movers
-    are skipped by their path unless `all_pods`.
+    are skipped by their path unless `all_pods`. `progress`: a bar on stderr while files are
+    read (None: when stderr is a terminal).
     """
     chosen: list[Source] = []
     if paths:
-        chosen.append(FileSource(paths, overrides, all_pods=all_pods, streaming=not in_memory))
+        chosen.append(
+            FileSource(
+                paths, overrides, all_pods=all_pods, streaming=not in_memory, progress=progress
+            )
+        )
     if loki is not None:
         chosen.append(loki)
     chosen.extend(sources)

@@ -263,6 +263,7 @@ def _run(
         loki=request,
         in_memory=inputs.in_memory,
         all_pods=inputs.all_pods,
+        progress=False if report.quiet else None,
         sources=[cluster] if cluster else [],
     )
     _warn_all(result.catalog.warnings, report.quiet)

@@ -17,6 +17,12 @@ ping anyone or link anything. Four renderers cover the places text goes:
 
 Known limit: `:name:` emoji shortcodes are not defused (cosmetic only).
 
+Values that came from outside the program (log text, Loki labels, pod, namespace and container
+names, file names, Kubernetes dump fields, fields a regex extracted) are typed `Outside` by the
+report's view. The report's Jinja environment prints an `Outside` value through `inert` unless a
+filter above renders it another way, so a template cannot print one raw; `compose` puts outside
+values into a piece of our own Markdown.
+
 `check_markdown` and `headings` parse a finished report with markdown-it-py for structure tests.
 """
 
@@ -25,6 +31,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Collection
+from typing import Any, overload
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -159,6 +166,48 @@ def text(text: str) -> str:
     list, quote, thematic break or setext underline, so it is safe at the start of a line.
     """
     return _escape_block_start(_render_inline(text, in_table=False))
+
+
+class Outside(str):
+    """Text that came from outside the program: log text, labels, names, dump fields.
+
+    A plain `str` in every other respect (JSON writes it as a string); the Markdown renders it
+    inert (`inert`) wherever a template prints it without a filter.
+    """
+
+    __slots__ = ()
+
+
+@overload
+def outside(value: None) -> None: ...
+@overload
+def outside(value: object) -> Outside: ...
+def outside(value: object) -> Outside | None:
+    """`value` as `Outside` text (None stays None; anything else is made a string first)."""
+    if value is None or isinstance(value, Outside):
+        return value
+    return Outside(value if isinstance(value, str) else str(value))
+
+
+def inert(text: str) -> str:
+    """`text` as literal inline Markdown that is safe anywhere: in running prose, at the start
+    of a line, in a list item and in a table cell.
+
+    One line (newlines -> spaces), `|` escaped, `<>&` as entities, Markdown specials
+    backslash-escaped, mentions and refs broken with U+200B, URLs as inline code, and nothing
+    that could start a heading, list, quote or thematic break.
+    """
+    return _escape_block_start(_render_inline(text, in_table=True))
+
+
+def compose(markdown: str, /, *args: Any, **kwargs: Any) -> str:
+    """Our own `markdown` with `str.format` fields filled by `inert` outside values.
+
+    `compose("First hung run starts ({})", pod)`: the pod name cannot add Markdown of its own.
+    """
+    return markdown.format(
+        *(inert(str(a)) for a in args), **{k: inert(str(v)) for k, v in kwargs.items()}
+    )
 
 
 def parse(md: str) -> list[Token]:

@@ -5,14 +5,14 @@ under its own `bench` label) and reads each back through `analyze` in the three 
 
 - `example`: the bundled example incident (22,856 mover lines over 4 days, error-dense: every
   hourly run of the affected apps logs the cgo user-lookup failure);
-- `fleet`: a generated fleet, `--apps` ReplicationSources backed up hourly for `--days` days
+- `fleet-N`: a generated fleet, N (`--apps`) ReplicationSources backed up hourly for `--days` days
   (one Kopia mover pod per run, Kopia progress refreshes, a share of failed runs).
 
 For each it prints wall time (best of `--repeat`), requests, lines and bytes over the wire, and
 Loki's own `stats.summary` summed over the answers (bytes and lines processed, exec time), and
 checks that the three modes give the same runs and findings.
 
-    python -m benchmarks.bench_real_loki [--apps 6] [--days 7] [--repeat 3]
+    python -m benchmarks.bench_real_loki [--apps 6 24] [--days 7] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -93,7 +93,13 @@ class CountingTransport(httpx.BaseTransport):
 def parse_args() -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--apps", type=int, default=6, help="fleet ReplicationSources")
+    parser.add_argument(
+        "--apps",
+        type=int,
+        nargs="+",
+        default=[6, 24],
+        help="fleet ReplicationSources (one fleet each)",
+    )
     parser.add_argument("--days", type=int, default=7, help="fleet days of hourly runs")
     parser.add_argument("--repeat", type=int, default=3, help="runs per mode (best is shown)")
     parser.add_argument("--parallel", type=int, default=4)
@@ -125,12 +131,12 @@ def push(url: str, streams: list[tuple[dict, list[tuple[int, str]]]]) -> int:
 
 
 def fleet(apps: int, days: int) -> list[tuple[dict, list[tuple[int, str]]]]:
-    """The generated fleet as (labels, entries), labelled `bench="fleet"`."""
+    """The generated fleet as (labels, entries), labelled `bench="fleet-<apps>"`."""
     start_ns = int(FLEET_START.timestamp()) * 10**9
     streams = mover_streams(
         apps=apps, runs=24 * days, start_ns=start_ns, failure_share=0.1, progress=(20, 120)
     )
-    return [(s.labels | {"bench": "fleet"}, list(s.entries)) for s in streams]
+    return [(s.labels | {"bench": f"fleet-{apps}"}, list(s.entries)) for s in streams]
 
 
 def measure(url: str, selector: str, window: dict, mode: str, repeat: int, parallel: int):
@@ -164,9 +170,8 @@ def main() -> None:
                 "from_": fmt_utc(FLEET_START),
                 "to": fmt_utc(FLEET_START + timedelta(days=args.days, hours=1)),
             }
-            corpora = [
-                ("example", example, WINDOW),
-                ("fleet", fleet(args.apps, args.days), fleet_window),
+            corpora = [("example", example, WINDOW)] + [
+                (f"fleet-{apps}", fleet(apps, args.days), fleet_window) for apps in args.apps
             ]
             print(f"Loki 3.7.6 at {url}; best of {args.repeat}; parallel {args.parallel}")
             header = (

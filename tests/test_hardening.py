@@ -767,9 +767,9 @@ def test_markdown_and_html_injection_in_every_place_renders_inert(tmp_path):
     write_lines(d / "0.log", cri_records(T0, HUNG_BACKUP + hostile + matched + last))
     healthy_pod(tmp_path, "volsync-src-recyclarr-bbbbb", "1" * 8 + UID[8:], T0 + timedelta(hours=1))
     bad_name = tmp_path / "a|b`c<img src=x>@d #1.log"
-    bad_name.write_bytes(b"\0binary")
+    bad_name.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4)
     a = analyze([str(tmp_path)])
-    assert a.inputs.skipped == [(str(bad_name), "binary file (NUL bytes), not a log")]
+    assert a.inputs.skipped == [(str(bad_name), "binary file, not a log")]
     md = report_is_valid(a)
     assert_inert(md)
     tokens = MarkdownIt("commonmark").enable("table").parse(md)
@@ -1085,6 +1085,14 @@ CORPUS_LOGS = {
         "corrupt gzip file (checksum mismatch): read all 2000 line(s), some may be damaged",
         None,
     ),
+    "core-dump.log": (
+        0,
+        {},
+        0,
+        0,
+        "binary file, not a log",
+        "{path}: binary file, not a log",
+    ),
     "crlf-kubectl.log": (6, {"kubectl": 5, "raw": 1}, 1, 0, None, None),
     "gzip-magic-text.log": (2, {"cri": 1, "raw": 1}, 1, 1, None, None),
     "half-written.log.gz": (
@@ -1107,16 +1115,28 @@ CORPUS_LOGS = {
         None,
     ),
     "nul-after-8k.log": (2, {"cri": 2}, 0, 0, None, None),
-    "nul-early.log": (
+    "notepad-bom.log": (2, {"cri": 2}, 0, 0, None, None),
+    "nul-early.log": (1, {"cri": 1}, 0, 0, None, None),
+    "out-of-order.log": (5, {"cri": 5}, 0, 0, None, None),
+    "partials.log": (3, {"cri": 3}, 0, 0, None, None),
+    "power-loss.log": (
+        5,
+        {"cri": 2, "raw": 3},
+        3,
+        0,
+        "800 NUL byte(s) in 2 run(s), what a power loss leaves: read around them, each run "
+        "counted as one damaged line",
+        None,
+    ),
+    "powershell-utf16.log": (2, {"kubectl": 2}, 0, 0, None, None),
+    "rotated.log.1.zst": (
         0,
         {},
         0,
         0,
-        "binary file (NUL bytes), not a log",
-        "{path}: binary file (NUL bytes), not a log",
+        "compressed with zstd, decompress first (zstd -d)",
+        "{path}: compressed with zstd, decompress first (zstd -d)",
     ),
-    "out-of-order.log": (5, {"cri": 5}, 0, 0, None, None),
-    "partials.log": (3, {"cri": 3}, 0, 0, None, None),
     "trailing-garbage.log.gz": (
         2000,
         {"cri": 2000},
@@ -1150,6 +1170,22 @@ CORPUS_ROWS = {
         ),
     ],
     "nul-after-8k.log": [(2, "cri", "2026-01-31T16:00:01Z", "core dumped: \x00\x01\x02")],
+    "notepad-bom.log": [(1, "cri", "2026-01-31T16:00:00Z", "Starting kopia mover container")],
+    "nul-early.log": [(1, "cri", "2026-01-31T16:00:00Z", "core dumped: \x00\x01\x02")],
+    "power-loss.log": [
+        (2, "raw", "2026-01-31T16:00:00Z", "2026-01-31T16:00:00."),
+        (3, "raw", "2026-01-31T16:00:00Z", ""),
+        (
+            4,
+            "cri",
+            "2026-01-31T16:00:01Z",
+            "Cannot determine current user: user: unknown userid 1000",
+        ),
+        (5, "raw", "2026-01-31T16:00:01Z", ""),
+    ],
+    "powershell-utf16.log": [
+        (2, "kubectl", "2026-01-31T16:00:01Z", "Executing connection command...")
+    ],
     "out-of-order.log": [
         (4, "cri", "2026-01-31T15:59:00Z", "whoami: cannot find name for user ID 1000")
     ],

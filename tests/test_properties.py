@@ -48,6 +48,7 @@ from analyzer.markdown_safe import check_markdown
 from analyzer.report import RenderOptions, render_markdown, to_json
 from analyzer.sources import loki as loki_source
 from analyzer.sources.files import BINARY_SNIFF, InputError, read_files
+from analyzer.sources.files import decode as text_decode
 from testing.assertions import assert_reference_headings
 
 SCHEMA = json.loads(
@@ -232,7 +233,11 @@ class LogFile:
         return zlib.decompressobj(wbits=31).decompress(self.on_disk())
 
     def binary(self) -> bool:
-        return b"\0" in self.readable()[:BINARY_SNIFF]
+        return text_decode.not_text(self.readable()[:BINARY_SNIFF]) is not None
+
+    def notes(self) -> list[str]:
+        """What the Inputs part says about the file's text (NUL runs, long lines)."""
+        return text_decode.text_of(self.readable(), None)[1].notes()
 
     def readable_lines(self) -> list[bytes]:
         data = self.readable()
@@ -262,10 +267,10 @@ def log_files(draw, i: int) -> LogFile:
     if drawn and draw(st.integers(0, 4)) == 0:  # a line cut mid-UTF-8 sequence
         k = draw(st.integers(0, len(drawn) - 1))
         drawn[k] = Line(drawn[k].data + "é".encode()[:1], at=drawn[k].at)
-    if drawn and draw(st.integers(0, 5)) == 0:  # a NUL at the end of a line (not in JSON)
+    if drawn and draw(st.integers(0, 5)) == 0:  # a NUL inside a line's text (not in JSON)
         k = draw(st.integers(0, len(drawn) - 1))
         if not drawn[k].data.startswith(b"{"):
-            drawn[k] = Line(drawn[k].data + b"\0", *list(vars(drawn[k]).values())[1:])
+            drawn[k] = Line(drawn[k].data + b" \0.", *list(vars(drawn[k]).values())[1:])
     gz = draw(st.sampled_from(["no", "no", "yes", "truncated"]))
     path = draw(st.sampled_from(PATHS)).format(i=i) + (".gz" if gz != "no" else "")
     return LogFile(path, tuple(drawn), draw(st.booleans()), draw(st.booleans()), gz)
@@ -320,7 +325,7 @@ def check_accounting(root: Path, files: list[LogFile], raw: pl.DataFrame, report
         path = str(root / f.path)
         mine = events.filter(pl.col("source") == path)
         if f.binary():
-            assert skipped[path] == "binary file (NUL bytes), not a log"
+            assert skipped[path] == text_decode.BINARY
             assert mine.height == 0
             continue
         if f.gz == "truncated":
@@ -338,7 +343,7 @@ def check_accounting(root: Path, files: list[LogFile], raw: pl.DataFrame, report
             assert set(mine["line_no"]) <= set(range(1, len(prefix) + 1))
             undecodable += sum(Line(line).undecodable for line in prefix)
             continue
-        assert path not in skipped, skipped
+        assert [r for p, r in report.skipped if p == path] == f.notes(), skipped
         got = {n: set(g["envelope"]) for (n,), g in mine.group_by("line_no")}
         merged = joined_into_previous(f.lines)
         assert set(got) == set(range(1, len(f.lines) + 1)) - merged, (sorted(got), merged)
@@ -484,14 +489,17 @@ def test_arbitrary_bytes_are_read_or_skipped_with_a_reason(data, name):
         path.write_bytes(data)
         raw, report = read_files([tmp])
         events = events_from_raw(raw)
-        if report.skipped:
-            [(where, why)] = report.skipped
-            assert where == str(path) and why and "\n" not in why
-            if data[:3] != b"\x1f\x8b\x08":
-                assert why == "binary file (NUL bytes), not a log" and b"\0" in data
+        if data[:3] == b"\x1f\x8b\x08":  # damaged gzip, or a valid stream by chance
+            for where, why in report.skipped:
+                assert where == str(path) and why and "\n" not in why
             return
-        if data[:3] == b"\x1f\x8b\x08":
-            return  # a valid gzip stream by chance: read as such
+        reason = text_decode.not_text(data[: text_decode.SNIFF_BYTES])
+        if reason:  # binary: skipped with the reason, nothing read
+            assert report.skipped == [(str(path), reason)] and raw.height == 0
+            return
+        # text: NUL runs and long lines are rows and notes (decode.TextStream), nothing lost
+        data, stream = text_decode.text_of(data, text_decode.utf16_encoding(data))
+        assert report.skipped == [(str(path), note) for note in stream.notes()]
         chunks = data.replace(b"\r\n", b"\n") if data.count(b"\r\n") >= data.count(b"\n") else data
         expected = chunks.split(b"\n")
         expected = expected[:-1] if expected[-1] == b"" else expected
@@ -525,12 +533,12 @@ def test_a_damaged_gzip_file_yields_a_prefix_of_its_lines(lines, cut, flip):
     if complete:
         assert report.skipped == [] and got == [s.decode("utf-8", "replace").encode() for s in want]
         return
-    [(where, why)] = report.skipped
+    # (a flipped bit can also make the text binary, or leave a NUL run in it: a note of its own)
+    [(where, why), *more] = report.skipped
     assert where == str(path) and "\n" not in why
-    # (a flipped bit can also decode to a NUL byte: then it is a binary file)
-    assert "gzip file (" in why or (
-        flip is not None and why == "binary file (NUL bytes), not a log"
-    )
+    assert "gzip file (" in why or (flip is not None and why == text_decode.BINARY)
+    assert flip is not None or not more
+    assert all(p == str(path) and "NUL byte(s)" in note for p, note in more)
     if flip is None:  # truncated only: an exact prefix, the last line possibly cut short
         decoded = [w.decode("utf-8", "replace").encode() for w in want]
         assert len(got) <= len(want)

@@ -81,10 +81,22 @@ def test_an_unknown_selector_label_is_no_data_not_an_error(real_loki):
 
 def test_a_bad_logql_selector_is_loki_s_own_400(real_loki):
     from analyzer.errors import LokiQueryError
+    from testing.loki_emulator import LokiEmulator
 
-    source = LokiSource(LokiConfig(addr=real_loki), selector='{container=~"kopia"', mode="full")
-    with pytest.raises(LokiQueryError, match="HTTP 400"):
-        analyze(loki=source, **WINDOW)
+    bad = '{container=~"kopia"'
+    said = []
+    with LokiEmulator() as emulator:
+        for url in (real_loki, emulator.url):
+            source = LokiSource(LokiConfig(addr=url), selector=bad, mode="full")
+            with pytest.raises(LokiQueryError) as info:
+                analyze(loki=source, **WINDOW)
+            said.append(str(info.value).split(" | LogQL: ")[0])
+    # Loki's own words, and the emulator says the same
+    assert said[0] == (
+        "Loki rejected the query (HTTP 400): parse error at line 1, col 20: syntax error: "
+        "unexpected $end, expecting } or ,"
+    )
+    assert said[1] == said[0]
 
 
 #: A crowded instant: more lines at one nanosecond than Loki's 5,000-line page cap.
@@ -264,3 +276,25 @@ def test_the_emulator_answers_keep_or_filters_and_index_volume_like_the_real_lok
             [["error: lower", {}], ["ERROR boom", {}], ["Starting kopia mover container", {}]],
         )
     ]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '{container=~"kopia"',
+        '{container=~"kopia",\n pod="x"',
+        '{container=~"kopia",\n pod="x" |= "y"',
+        '{container="kopia"} |~ "a" or',
+        '{container="kopia"} |~ ',
+    ],
+)
+def test_the_emulator_words_parse_errors_as_the_real_loki_does(real_loki, query):
+    """Loki numbers the end of a query by its 1-based line and any other token as line 0."""
+    from testing.loki_emulator import LokiEmulator
+
+    answers = []
+    with LokiEmulator() as emulator:
+        for url in (real_loki, emulator.url):
+            reply = httpx.get(f"{url}/loki/api/v1/query_range", params={"query": query})
+            answers.append((reply.status_code, reply.text.strip()))
+    assert answers[0][0] == 400 and answers[1] == answers[0]

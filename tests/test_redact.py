@@ -520,3 +520,130 @@ def test_property_generated_secret_never_survives(value: str) -> None:
         for form in forms:
             assert form not in result, (line, result)
         assert placeholder in result, (line, result)
+
+
+# --------------------------------------------------------------------------------------------
+# Known credentials echoed by a server (Loki error bodies): scrub_credentials
+# --------------------------------------------------------------------------------------------
+
+
+def _loki_echo(user: str, password: str, token: str) -> str:
+    import base64 as b64
+
+    basic = b64.b64encode(f"{user}:{password}".encode()).decode()
+    return (
+        f"401 Unauthorized: request GET /loki/api/v1/query_range headers: "
+        f'{{"Authorization": ["Basic {basic}"], "X-Token": "{token}"}} '
+        f"url=https://{user}:{quote(password, safe='')}@loki.example.com/ "
+        f"form password={quote(password, safe='').lower()} body={json.dumps({'password': password})} "
+        f"nested={json.dumps(json.dumps({'p': password}))} plain {password} bearer {token}"
+    )
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["hunter2", "p@ss/w0rd#?&=", 'quo"te\\back', "ünïcødé pässwörd", "a b+c%2F"],
+)
+def test_scrub_credentials_removes_every_echoed_form(password):
+    from analyzer.redact import scrub_credentials
+
+    token = "tok-" + password[::-1] + "-0123456789"
+    body = _loki_echo("ops", password, token)
+    out = scrub_credentials(body, [password, token], username="ops")
+    import base64 as b64
+
+    for form in (
+        password,
+        quote(password, safe=""),
+        quote(password, safe="").lower(),
+        json.dumps(password)[1:-1],
+        b64.b64encode(f"ops:{password}".encode()).decode().rstrip("="),
+        token,
+    ):
+        assert form not in out, (form, out)
+    assert "***" in out and "ops" in out  # the user name alone is no secret
+
+
+def test_scrub_credentials_leaves_text_without_them_and_ignores_empty_values():
+    from analyzer.redact import scrub_credentials
+
+    text = "HTTP 500: too many outstanding requests"
+    assert scrub_credentials(text, [None, ""], username="ops") == text
+    assert scrub_credentials("a2b", ["2"]) == "a***b"  # a short value is still scrubbed as given
+    assert scrub_credentials("pw is hunter2", ["hunter2"], placeholder="[X]") == "pw is [X]"
+
+
+# --------------------------------------------------------------------------------------------
+# --redact-hosts: home-lab suffixes, capitals, IPv4-mapped IPv6, paths, the Loki address
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "host"),
+    [
+        ("connect to nas.fritz.box:445 failed", "nas.fritz.box"),
+        ("dial tcp truenas.homelab:9000: connection refused", "truenas.homelab"),
+        ("backup.lab timed out", "backup.lab"),
+        ("dial tcp NAS.LAN:9000: i/o timeout", "NAS.LAN"),
+        ("host Backup.Example.COM is down", "Backup.Example.COM"),
+        ("MINIO.INTERNAL:9000 refused", "MINIO.INTERNAL"),
+        ("repository at /mnt/nas01.homelab/kopia/repo", "nas01.homelab"),
+        ("s3 endpoint minio.storage.svc.cluster.local:9000", "minio.storage.svc.cluster.local"),
+    ],
+)
+def test_redact_hosts_covers_home_lab_names(line, host):
+    out = Redactor(redact_hosts=True).redact(line)
+    assert host not in out and host.lower() not in out.lower()
+    assert "host-1" in out
+
+
+def test_ipv4_mapped_ipv6_is_its_ipv4_address():
+    r = Redactor(redact_hosts=True)
+    out = r.redact("from ::ffff:10.0.0.5 and 10.0.0.5 and [::ffff:10.0.0.5]:443")
+    assert out == "from ip-1 and ip-1 and [ip-1]:443"
+    assert r.counts() == {"ip": 3}
+
+
+@pytest.mark.parametrize("line", ["log.Info(x)", "file kopia.go:123", "x.Net", "main.LAB2"])
+def test_redact_hosts_still_leaves_code(line):
+    assert Redactor(redact_hosts=True).redact(line) == line
+
+
+def test_redact_hosts_reaches_paths_and_the_loki_address(tmp_path):
+    import dataclasses
+
+    from analyzer import analyze
+    from analyzer.report import RenderOptions, render_json, render_markdown
+    from analyzer.sources.base import Provenance
+    from tests.conftest import HUNG_BACKUP, hung_then_healthy
+
+    root = tmp_path / "nas01.homelab"
+    a = analyze([str(hung_then_healthy(root, HUNG_BACKUP))])
+    loki = Provenance(
+        "loki",
+        paths=("http://loki.fritz.box:3100",),
+        details={
+            "addr": "http://loki.fritz.box:3100",
+            "query": '{a="b"}',
+            "mode": "full",
+            "lines_received": 1,
+            "bytes_received": 1,
+            "requests": 1,
+        },
+    )
+    inputs = dataclasses.replace(
+        a.inputs,
+        sources=[*a.inputs.sources, loki],
+        gaps=[{"from": a.data_start, "to": a.data_end, "reason": "HTTP 503 from loki.fritz.box"}],
+    )
+    a = dataclasses.replace(a, inputs=inputs)
+    options = RenderOptions(redact_hosts=True)
+    md, js = render_markdown(a, options), render_json(a, options)
+    for name in ("nas01.homelab", "fritz.box"):
+        assert name in render_json(a, RenderOptions()) or name in render_markdown(
+            a, RenderOptions()
+        )
+        assert name not in md and name not in js
+    data = json.loads(js)
+    assert data["inputs"]["loki"]["addr"].startswith("http://host-")
+    assert all("nas01.homelab" not in s for s in data["inputs"]["sources"])

@@ -134,7 +134,7 @@ def test_the_budget_takes_the_first_level_that_fits():
         return "x" * sizes[level]
 
     assert fit(render, 300, trim_before="\n## Next") == "x" * 300
-    assert tried == list(LEVELS[:3])
+    assert tried == list(LEVELS[: len(LEVELS) - 2])
 
 
 def test_every_log_text_column_exists_so_none_is_skipped_by_a_rename(example):

@@ -18,6 +18,7 @@ import polars as pl
 import pytest
 from conftest import EXAMPLES, HEALTHY_BACKUP, HUNG_BACKUP, T0, cri_dir, cri_records, write_lines
 from polars.testing import assert_frame_equal
+from test_damaged import DAMAGED_CASES, damaged_corpus
 
 from analyzer import analyze, catalog
 from analyzer.analysis import file_filter, pushdown_filters
@@ -205,6 +206,21 @@ def test_tiny_blocks_cut_lines_partials_and_refreshes_yet_the_analysis_is_the_sa
         full.findings["signature"].to_list()
     )
     assert streamed.events.height < full.events.height
+
+
+@pytest.mark.parametrize("blocks", ["default", "tiny"])
+@pytest.mark.parametrize("case", DAMAGED_CASES)
+def test_damaged_and_hostile_input_streams_to_the_same_analysis(
+    tmp_path, monkeypatch, case, blocks
+):
+    """Every case of `tests/test_damaged.py` (NUL runs, misleading first lines, long lines,
+    gzip caps, UTF-16 and byte-order marks), read in 16 MiB blocks and in 1 KiB ones."""
+    if blocks == "tiny":
+        monkeypatch.setattr(scan_mod, "BLOCK_BYTES", 1024)
+        monkeypatch.setattr(scan_mod, "SMALL_FILE", 0)
+    root = damaged_corpus(tmp_path, case)
+    full, _ = assert_same_analysis([str(root)], fix_at=T0 - timedelta(hours=1))
+    assert full.inputs.lines > 0
 
 
 def test_batched_small_files_give_the_same_analysis(tmp_path):

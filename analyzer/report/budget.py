@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
+from typing import Any
 
 DEFAULT_MAX_CHARS = 60_000
 
@@ -34,6 +35,9 @@ class DetailLevel:
     pods: int
     #: Outcome stretches in the gantt chart and its table (troubled ReplicationSources first).
     segments: int
+    #: Rows of every other table and items of every other list that grows with the input
+    #: (per ReplicationSource, ReplicationSource status, skipped inputs, gaps, images, …).
+    rows: int = 400
 
     def within(self, other: DetailLevel) -> bool:
         """Whether this level shows no more of anything than `other` (so it can truncate it)."""
@@ -42,15 +46,37 @@ class DetailLevel:
 
 #: Tried in order until the report fits the budget; each shows no more than the one before.
 LEVELS: tuple[DetailLevel, ...] = (
-    DetailLevel(context=3, excerpts=4, runs=400, templates=15, pods=12, segments=120),
-    DetailLevel(context=2, excerpts=3, runs=120, templates=10, pods=8, segments=60),
-    DetailLevel(context=1, excerpts=2, runs=40, templates=6, pods=5, segments=30),
-    DetailLevel(context=0, excerpts=1, runs=10, templates=3, pods=3, segments=15),
-    DetailLevel(context=0, excerpts=1, runs=0, templates=1, pods=2, segments=8),
+    DetailLevel(context=3, excerpts=4, runs=400, templates=15, pods=12, segments=120, rows=400),
+    DetailLevel(context=2, excerpts=3, runs=120, templates=10, pods=8, segments=60, rows=120),
+    DetailLevel(context=1, excerpts=2, runs=40, templates=6, pods=5, segments=30, rows=40),
+    DetailLevel(context=0, excerpts=1, runs=10, templates=3, pods=3, segments=15, rows=10),
+    DetailLevel(context=0, excerpts=1, runs=0, templates=1, pods=2, segments=8, rows=3),
+    DetailLevel(context=0, excerpts=1, runs=0, templates=1, pods=1, segments=3, rows=1),
 )
 #: The level the view is built at: every other level truncates it.
 WIDEST = LEVELS[0]
 assert all(narrow.within(wide) for wide, narrow in zip(LEVELS, LEVELS[1:], strict=False))
+
+
+class Capped(tuple[Any, ...]):
+    """The rows a table (or list) shows, and `more`: how many it leaves out for the budget."""
+
+    more: int
+
+    def __new__(cls, rows: Iterable[Any] = (), more: int = 0) -> Capped:
+        obj = super().__new__(cls, rows)
+        obj.more = more
+        return obj
+
+    def __reduce__(self) -> Any:
+        return (Capped, (tuple(self), self.more))
+
+
+def cap(rows: Iterable[Any], limit: int) -> Capped:
+    """The first `limit` of `rows`; what `rows` already left out is still counted."""
+    rows = rows if isinstance(rows, tuple) else tuple(rows)
+    shown = rows[:limit]
+    return Capped(shown, getattr(rows, "more", 0) + len(rows) - len(shown))
 
 
 def fit(

@@ -4,25 +4,41 @@ Log text lives in the columns `LOG_TEXT` names. Redaction (unless `--no-redact`)
 to `MAX_LINE_CHARS` walk that one list, so no column can get one and miss the other. Of the
 events table only the lines an excerpt can show are kept (`shown_events`), chosen by
 `pick_excerpts`: the one excerpt policy, which the view reads too.
+
+Secrets can span rows (a PEM key printed line by line, a Kubernetes env entry pasted as YAML),
+so the events are redacted as the consecutive rows of their stream (`STREAM`), with every row
+of their files as context; a row that holds a secret only its neighbours reveal is redacted
+the same way wherever another table copies it (a run's last line, an example). An
+unrecognised-error template whose example held a secret is shown masked from the redacted
+example, so masking cannot have cut a token in two and left its tail for redaction to miss.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from ..analysis import Analysis
+from ..markdown_safe import outside
 from ..redact import Redactor
+from ..templates import template_expr
 from .budget import WIDEST
 from .options import RenderOptions
+
+if TYPE_CHECKING:
+    from .view.inputs import PreparedInputs
 
 #: Longest log text a report shows; longer lines are cut with a note of what was left out.
 MAX_LINE_CHARS = 2000
 
 #: Envelopes of Kopia's own log files (which pod logs and Loki do not carry).
 KOPIA_LOGS = ("kopia-cli", "kopia-json")
+
+#: The columns that name one stream: its rows, in `line_no` order, are consecutive output.
+STREAM = ("source", "stream")
 
 #: Analysis table -> its columns holding log text, redacted and cut in this order. The order
 #: matters: `--redact-hosts` numbers pseudonyms (host-1, host-2, ...) by first appearance.
@@ -90,22 +106,79 @@ def prepare(analysis: Analysis, options: RenderOptions) -> tuple[Analysis, dict[
     """What every output shows: the LOG_TEXT columns redacted (unless turned off), then cut to
     MAX_LINE_CHARS, the Environment facts redacted too; and the redaction counts by kind."""
     redactor = Redactor(redact_hosts=options.redact_hosts) if options.redact else None
+    shown = shown_events(analysis)
     tables = {
-        "events": shown_events(analysis),
+        "events": shown,
         "unclassified": analysis.unclassified,
         "runs": analysis.runs,
         "findings": analysis.findings,
     }
+    known: dict[str, str] = {}
+    if redactor is not None:
+        context = _stream_context(analysis.events, shown)
+        known = redactor.neighbour_secrets(context, "message", STREAM)
+        tables["events"] = _in_order(
+            shown,
+            redactor.redact_column(
+                context,
+                "message",
+                stream=STREAM,
+                keep=pl.col("event_id").is_in(shown["event_id"].implode()),
+            ),
+        )
+        tables["unclassified"] = _unmasked_templates(tables["unclassified"], redactor, known)
     for name, columns in LOG_TEXT.items():
         frame = tables[name]
         for column in columns:
-            if column in frame.columns:
-                frame = _show(frame, column, redactor)
+            if column not in frame.columns:
+                continue
+            if redactor is not None and name != "events":
+                frame = redactor.apply_known(frame, column, known)
+            frame = _show(frame, column, None if name == "events" else redactor)
         tables[name] = frame
     if redactor is None:
         return replace(analysis, **tables), {}
+    # File names and addresses show too (Inputs, excerpt headers, the JSON `inputs`): a host
+    # name in a path or the Loki address is pseudonymised like one in a log line.
+    for name in ("events", "runs"):
+        if "source" in tables[name].columns:
+            tables[name] = redactor.redact_column(tables[name], "source")
     environment = _redact_values(analysis.environment, redactor)
-    return replace(analysis, **tables, environment=environment), redactor.counts()
+    inputs = _redact_inputs(analysis, redactor)
+    shown_analysis = replace(analysis, **tables, environment=environment, inputs=inputs)
+    return shown_analysis, redactor.counts()
+
+
+def _stream_context(events: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
+    """Every event of the files (streams) the shown events come from, in stream order: the
+    rows around a shown row that may reveal it holds a secret."""
+    sources = shown["source"].unique().implode()
+    return events.filter(pl.col("source").is_in(sources)).sort("source", "line_no", "event_id")
+
+
+def _in_order(shown: pl.DataFrame, redacted: pl.DataFrame) -> pl.DataFrame:
+    """`redacted` (the shown events, redacted) in the order of `shown`."""
+    return shown.select("event_id").join(redacted, on="event_id", how="left", maintain_order="left")
+
+
+def _unmasked_templates(
+    unclassified: pl.DataFrame, redactor: Redactor, known: dict[str, str]
+) -> pl.DataFrame:
+    """Templates whose example held a secret, masked again from the redacted example (which
+    is how they read once redacted: masking may have cut a token so that its tail no longer
+    looks like one). Nothing is counted here; the columns are redacted and counted later."""
+    if unclassified.height == 0 or "example" not in unclassified.columns:
+        return unclassified
+    probe = Redactor()
+    examples = probe.apply_known(unclassified.select("example"), "example", known)
+    redacted = probe.redact_column(examples, "example")["example"]
+    changed = redacted != unclassified["example"]
+    if not changed.any():
+        return unclassified
+    remasked = pl.DataFrame({"example": redacted}).select(template_expr("example"))["example"]
+    return unclassified.with_columns(
+        pl.when(changed).then(remasked).otherwise(pl.col("template")).alias("template")
+    )
 
 
 def redacted(analysis: Analysis, options: RenderOptions) -> Analysis:
@@ -155,6 +228,41 @@ def _redact_lists(frame: pl.DataFrame, column: str, redactor: Redactor) -> pl.Da
     texts = redactor.redact_column(texts, column)
     lists = texts.group_by("_row", maintain_order=True).agg(pl.col(column).drop_nulls())
     return frame.with_columns(lists[column].cast(pl.List(pl.String)))
+
+
+def _redact_inputs(analysis: Analysis, redactor: Redactor) -> PreparedInputs:
+    """What went in (its view, read in the one place that reads it), with every path, reason
+    and address redacted like log text."""
+    from .view.inputs import PreparedInputs, inputs_view  # view/ imports this module
+
+    view = inputs_view(analysis)
+    record = dict(view.loki.record) if view.loki else {}
+    texts = [
+        list(view.paths),
+        list(view.files),
+        [list(item) for item in view.skipped],
+        list(view.not_read.examples) if view.not_read else [],
+        record,
+        [g.reason for g in view.gaps],
+    ]
+    paths, files, skipped, examples, record, reasons = _redact_values(texts, redactor)
+    record = {k: outside(v) if isinstance(v, str) else v for k, v in record.items()}
+    view = replace(
+        view,
+        paths=tuple(outside(p) for p in paths),
+        files=tuple(outside(f) for f in files),
+        skipped=tuple((outside(p), outside(r)) for p, r in skipped),
+        not_read=view.not_read and replace(view.not_read, examples=tuple(map(outside, examples))),
+        loki=view.loki
+        and replace(
+            view.loki,
+            query=record.get("query", view.loki.query),
+            mode=record.get("mode", view.loki.mode),
+            record=MappingProxyType(record),
+        ),
+        gaps=tuple(replace(g, reason=outside(r)) for g, r in zip(view.gaps, reasons, strict=True)),
+    )
+    return PreparedInputs(view)
 
 
 def _redact_values(value: Any, redactor: Redactor) -> Any:

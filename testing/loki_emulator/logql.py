@@ -126,7 +126,10 @@ class Parser:
 
     def error(self, expecting: Sequence[str] = ()) -> ApiError:
         tok = self.tok
-        message = f"parse error at line {tok.line}, col {tok.col}: syntax error: "
+        # As a real Loki 3.7.6 numbers them: the end of the query on its 1-based line, any
+        # other token on "line 0" whatever its line (the column is on its own line).
+        line = tok.line + 1 if tok.kind == "eof" else 0
+        message = f"parse error at line {line}, col {tok.col}: syntax error: "
         message += f"unexpected {tok.display()}"
         if expecting:
             message += ", expecting " + " or ".join(expecting)
@@ -241,8 +244,8 @@ class Parser:
         regex = compile_re2(value, anchored=True) if op_tok.text in ("=~", "!~") else None
         return Matcher(name, op_tok.text, value, regex)
 
-    def string(self) -> str:
-        tok = self.take("string", expecting=["STRING"])
+    def string(self, expecting: Sequence[str] = ("STRING",)) -> str:
+        tok = self.take("string", expecting=list(expecting))
         try:
             return go_unquote(tok.text)
         except ValueError:
@@ -252,10 +255,11 @@ class Parser:
 
     def line_filter(self) -> LineFilter:
         op = self.take("op").text
-        values = [self.string()]
+        # a line filter's value may also be `ip("...")` (not emulated, but named in errors)
+        values = [self.string(("STRING", "ip"))]
         while self.tok.kind == "ident" and self.tok.text == "or":
             self.pos += 1
-            values.append(self.string())
+            values.append(self.string(("STRING", "ip")))
         regexes = tuple(compile_re2(v, anchored=False) for v in values) if "~" in op else ()
         return LineFilter(op, tuple(values), regexes)
 

@@ -10,9 +10,10 @@ from typing import Any
 
 import polars as pl
 
+from ...markdown_safe import Outside, outside
 from ...timeutil import fmt_duration, fmt_utc
 from .. import charts
-from ..budget import WIDEST, DetailLevel
+from ..budget import WIDEST, DetailLevel, cap
 from .facts import Excerpt, Facts, Period, percent, rows, rs_label
 from .inputs import InputsView
 
@@ -24,8 +25,8 @@ _TROUBLED = ("hung", "failed", "unknown")
 class SegmentRow:
     """A stretch of runs of one ReplicationSource with the same outcome."""
 
-    rs: str
-    role: str
+    rs: Outside
+    role: Outside
     outcome: str
     runs: int
     start: str
@@ -51,8 +52,8 @@ class BucketRow:
 class SourceRow:
     """One ReplicationSource (and role) over the window."""
 
-    rs: str
-    role: str
+    rs: Outside
+    role: Outside
     runs: int
     completed: int
     failed: int
@@ -88,7 +89,7 @@ class FindingEvidence:
     runs_affected: int
     runs_probable: int
     #: The pods shown, and how many more there are.
-    pods: tuple[str, ...]
+    pods: tuple[Outside, ...]
     pods_more: int
     #: Runs with it (None when no run has it) against the runs without it.
     with_: Correlation | None
@@ -191,6 +192,9 @@ class Evidence:
             segments_left_out=self.segments_left_out + len(self.segments) - len(segments),
             gantt=charts.gantt([s.bar for s in segments]),
             findings=tuple(f.at(level) for f in self.findings),
+            inputs=self.inputs.at(level),
+            buckets=cap(self.buckets, level.rows),
+            per_source=cap(self.per_source, level.rows),
             context=level.context,
             runs=tuple(r for r in self.runs if r.priority < level.runs),
         )
@@ -263,7 +267,7 @@ def _segments(segments: pl.DataFrame) -> tuple[tuple[SegmentRow, ...], int]:
     rows = tuple(
         SegmentRow(
             rs=rs_label(r["namespace"], r["replication_source"]),
-            role=r["role"] or "",
+            role=outside(r["role"] or ""),
             outcome=r["outcome"],
             runs=r["runs"],
             start=_short_time(r["from"], None),
@@ -293,7 +297,7 @@ def _source_row(r: dict[str, Any]) -> SourceRow:
     lower = r["hung"] > 0
     return SourceRow(
         rs=rs_label(r["namespace"], r["replication_source"]),
-        role=r["role"] or "",
+        role=outside(r["role"] or ""),
         runs=r["runs"],
         completed=r["completed"],
         failed=r["failed"],
@@ -322,7 +326,7 @@ def _finding_evidence(
     f: dict[str, Any], excerpts: Mapping[str, tuple[Excerpt, ...]]
 ) -> FindingEvidence:
     shown = excerpts.get(f["signature"], ())
-    pods = tuple(f["pods"])
+    pods = tuple(outside(p) for p in f["pods"])
     return FindingEvidence(
         signature=f["signature"],
         title=f["title"],
@@ -375,7 +379,7 @@ def _run_row(r: dict[str, Any]) -> RunRow:
         outcome=r["outcome"],
         exit="" if r["exit_code"] is None else str(r["exit_code"]),
         ended=ended,
-        pod=pod + _ROLE_NOTE.get(r["role"] or "", ""),
+        pod=outside(pod + _ROLE_NOTE.get(r["role"] or "", "")),
         priority=r["priority"],
     )
 

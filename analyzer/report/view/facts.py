@@ -12,15 +12,17 @@ import polars as pl
 from ...analysis import Analysis
 from ...catalog import Signature
 from ...findings import OUTCOMES
+from ...markdown_safe import Outside, outside
 from ...timeutil import fmt_duration, fmt_utc
 from ..budget import WIDEST
 from ..prepare import KOPIA_LOGS, near, pick_excerpts
 from .inputs import InputsView, inputs_view
 
 
-def rs_label(namespace: str | None, name: str | None) -> str:
-    """The `namespace/ReplicationSource` label of a row, `?` for what is unknown."""
-    return f"{namespace or '?'}/{name or '?'}"
+def rs_label(namespace: str | None, name: str | None) -> Outside:
+    """The `namespace/ReplicationSource` label of a row, `?` for what is unknown (labels come
+    from outside: the label is `Outside` text)."""
+    return Outside(f"{namespace or '?'}/{name or '?'}")
 
 
 def percent(rate: float) -> str:
@@ -38,7 +40,7 @@ class ExcerptLine:
     """One line of an excerpt and its distance from the matched line."""
 
     offset: int
-    text: str
+    text: Outside
 
 
 @dataclass(frozen=True)
@@ -46,13 +48,13 @@ class Excerpt:
     """A matched line with the lines around it in its file, as the source wrote them."""
 
     #: `path:line` of the matched line.
-    where: str
-    pod: str | None
+    where: Outside
+    pod: Outside | None
     lines: tuple[ExcerptLine, ...]
 
     @property
-    def text(self) -> str:
-        return "\n".join(line.text for line in self.lines)
+    def text(self) -> Outside:
+        return Outside("\n".join(line.text for line in self.lines))
 
     @property
     def matched(self) -> str:
@@ -141,12 +143,12 @@ def _excerpts(shown: Analysis) -> dict[str, tuple[Excerpt, ...]]:
     lines: dict[tuple[str, int], list[ExcerptLine]] = {}
     for row in near(picks, shown.events, WIDEST.context).iter_rows(named=True):
         key = (row["signature"], row["rank"])
-        lines.setdefault(key, []).append(ExcerptLine(row["offset"], _excerpt_line(row)))
+        lines.setdefault(key, []).append(ExcerptLine(row["offset"], outside(_excerpt_line(row))))
     out: dict[str, list[Excerpt]] = {}
     for pick in picks.iter_rows(named=True):
         excerpt = Excerpt(
-            where=f"{pick['source']}:{pick['line_no']}",
-            pod=pick["pod"],
+            where=outside(f"{pick['source']}:{pick['line_no']}"),
+            pod=outside(pick["pod"]),
             lines=tuple(lines.get((pick["signature"], pick["rank"]), ())),
         )
         out.setdefault(pick["signature"], []).append(excerpt)

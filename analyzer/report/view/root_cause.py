@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...markdown_safe import compose
 from .facts import Facts
 from .prose import catalog_text
 
@@ -19,7 +20,8 @@ class Cause:
     meaning: str
     why: str
     runs_probable: int
-    #: Why hung runs are attributed to it by inference ("" when none are).
+    #: Why hung runs are attributed to it by inference ("" when none are): the catalog's
+    #: Markdown with the evidence fields (from outside) inert.
     probable_reason: str
 
 
@@ -34,8 +36,7 @@ class RootCause:
 
 def build(facts: Facts) -> RootCause:
     """Each root cause with the catalog's meaning and why; the probable attribution."""
-    probable = facts.a.probable
-    reason = probable["reason"][0] if probable.height else ""
+    reason = _probable_reason(facts)
     causes = []
     for f in facts.root:
         sig = facts.signatures[f["signature"]]
@@ -51,3 +52,16 @@ def build(facts: Facts) -> RootCause:
             )
         )
     return RootCause(causes=tuple(causes), unrecognised=facts.a.unclassified.height > 0)
+
+
+def _probable_reason(facts: Facts) -> str:
+    """The first attribution's reason: the pattern's `reason` with its evidence fields, which a
+    regex took from a log line, filled in inert."""
+    probable = facts.a.probable
+    if not probable.height or probable["reason"][0] is None:
+        return ""
+    row = probable.row(0, named=True)
+    sig = facts.signatures.get(row["signature"])
+    if sig is None or sig.infer is None:
+        return compose("{}", row["reason"])
+    return compose(sig.infer.reason, **{name: row.get(name) or "" for name in sig.infer.fields})

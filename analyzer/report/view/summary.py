@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...markdown_safe import Outside, outside
 from ...timeutil import fmt_duration, fmt_utc
 from .facts import Facts, Period, RunCounts
 
@@ -14,7 +15,7 @@ class LeadCause:
 
     title: str
     signature: str
-    example: str | None
+    example: Outside | None
     count: int
     first_seen: str
     last_seen: str
@@ -60,7 +61,7 @@ class Summary:
     #: Why the status is what it is.
     status_reason: str
     #: What to know before reading on (empty window, fix after the data, partial data).
-    notices: tuple[str, ...] = ()
+    notices: tuple[Outside, ...] = ()
 
 
 _STATUS_REASONS = {
@@ -79,7 +80,7 @@ def build(facts: Facts) -> Summary:
         lead = LeadCause(
             title=top["title"],
             signature=top["signature"],
-            example=top["example"],
+            example=outside(top["example"]),
             count=top["count"],
             first_seen=fmt_utc(top["first_seen"]),
             last_seen=fmt_utc(top["last_seen"]),
@@ -115,5 +116,5 @@ def build(facts: Facts) -> Summary:
         periods=facts.periods,
         status=status,
         status_reason=_STATUS_REASONS.get(status, "the data cannot show every criterion yet"),
-        notices=tuple(facts.a.notices),
+        notices=tuple(outside(n) for n in facts.a.notices),
     )

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import polars as pl
 
+from ...markdown_safe import Outside, compose, outside
 from ...timeutil import fmt_duration, fmt_utc
 from ..budget import DetailLevel
 from .facts import Excerpt, Facts
@@ -67,7 +68,7 @@ class Verdict:
     outcome: str
     runs: int
     evidence: str
-    example: str
+    example: Outside
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,9 @@ class Symptoms:
     hung: int
     hang_after: str
     #: (last line a hung run printed, how many runs), most common first.
-    last_lines: tuple[tuple[str, int], ...]
+    last_lines: tuple[tuple[Outside, int], ...]
     first_lines: tuple[FirstLine, ...]
-    #: (time, event), in time order.
+    #: (time, event), in time order; the event is Markdown whose outside parts are inert.
     timeline: tuple[tuple[str, str], ...]
     #: Every outcome but a plain completion, with the evidence that made it.
     verdicts: tuple[Verdict, ...] = ()
@@ -105,7 +106,7 @@ def build(facts: Facts) -> Symptoms:
     return Symptoms(
         hung=hung.height,
         hang_after=fmt_duration(a.hang_after.total_seconds()),
-        last_lines=tuple((text or "", n) for text, n in last.iter_rows()),
+        last_lines=tuple((outside(text or ""), n) for text, n in last.iter_rows()),
         first_lines=tuple(
             FirstLine(f["signature"], f["count"], f["in_kopia_logs"], excerpts[0])
             for f in facts.root
@@ -139,7 +140,7 @@ def _verdicts(runs: pl.DataFrame) -> tuple[Verdict, ...]:
             outcome=r["outcome"],
             runs=r["runs"],
             evidence=EVIDENCE.get(r["outcome_basis"] or "", "no evidence recorded"),
-            example=r["example"] or "",
+            example=outside(r["example"] or ""),
         )
         for r in rows.iter_rows(named=True)
     )
@@ -159,22 +160,21 @@ def _timeline(facts: Facts) -> tuple[tuple[str, str], ...]:
         rows.append((first["first_seen"], f"First `{first['signature']}` line"))
     hung = a.runs.filter(pl.col("outcome") == "hung").sort("start")
     if hung.height:
-        rows.append((hung["start"][0], f"First hung run starts ({hung['pod'][0]})"))
+        rows.append((hung["start"][0], compose("First hung run starts ({})", hung["pod"][0])))
     if a.fix_at:
         rows.append((a.fix_at, "Fix applied (--fix-at)"))
         after = a.runs.filter(
             (pl.col("outcome") == "completed") & (pl.col("start") >= a.fix_at)
         ).sort("start")
         if after.height:
-            rows.append(
-                (
-                    after["start"][0],
-                    f"First healthy sync after the fix ({after['pod'][0]}, "
-                    f"{fmt_duration(after['duration_s'][0])})",
-                )
+            what = compose(
+                "First healthy sync after the fix ({}, {})",
+                after["pod"][0],
+                fmt_duration(after["duration_s"][0]),
             )
+            rows.append((after["start"][0], what))
     if hung.height:
-        rows.append((hung["start"][-1], f"Last hung run starts ({hung['pod'][-1]})"))
+        rows.append((hung["start"][-1], compose("Last hung run starts ({})", hung["pod"][-1])))
     rows.append((a.data_end, "Last log line in the window"))
     timed = sorted((r for r in rows if r[0]), key=lambda r: r[0])
     return tuple((fmt_utc(t), text) for t, text in timed)

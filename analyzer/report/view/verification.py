@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ...analysis import Analysis
+from ...markdown_safe import Outside, outside
 from ...timeutil import fmt_utc
 from ..budget import WIDEST, DetailLevel
 from .facts import Facts, Period, rows
@@ -17,7 +18,8 @@ class CriterionRow:
 
     criterion: str
     passed: bool | None
-    reason: str
+    #: Our words around labels and names from outside: the whole reason is rendered inert.
+    reason: Outside
     blocks_signoff: bool
 
     @property
@@ -28,7 +30,8 @@ class CriterionRow:
 def criteria(shown: Analysis) -> tuple[CriterionRow, ...]:
     """The sign-off criteria, as evaluated."""
     return tuple(
-        CriterionRow(c.criterion, c.passed, c.reason, c.blocks_signoff) for c in shown.criteria
+        CriterionRow(c.criterion, c.passed, outside(c.reason), c.blocks_signoff)
+        for c in shown.criteria
     )
 
 
@@ -51,7 +54,7 @@ class Additional:
 class TemplateRow:
     """A template of problem lines no signature explains."""
 
-    template: str
+    template: Outside
     count: int
     pods: int
     first_seen: str
@@ -113,7 +116,7 @@ def build(facts: Facts) -> Verification:
         ),
         templates=tuple(
             TemplateRow(
-                template=t["template"],
+                template=outside(t["template"]),
                 count=t["count"],
                 pods=len(t["pods"]),
                 first_seen=fmt_utc(t["first_seen"]),

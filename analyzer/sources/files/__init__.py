@@ -4,7 +4,9 @@ The package follows the reader's seams:
 
 - `paths`: which files to read (expansion, skip rules, non-mover pods) and what a path says
   about its lines (namespace, pod, container, Kopia command, ReplicationSource);
-- `gunzip`: gzip read member by member, damage named;
+- `gunzip`: gzip read member by member, damage named, decompressed size capped;
+- `decode`: what bytes become lines (binary and archive checks, UTF-16 and byte-order marks, NUL
+  runs, the line-length bound), one transform both readers apply;
 - `blocks`: a file as blocks of bytes, and what its first block decides (envelope kind, dump);
 - `keep`: the keep rule, reducing a block to the lines the analysis reads (pure functions);
 - `scan`: the streaming reader (blocks on a thread pool, merged back into files);

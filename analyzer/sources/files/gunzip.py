@@ -1,18 +1,43 @@
 """gzip read as far as it goes: member by member, each member's CRC and size checked here, so
-what precedes damage is kept and the damage is named (the notes the report lists)."""
+what precedes damage is kept and the damage is named (the notes the report lists); xz and bzip2
+read whole with the standard library; the decompressed size capped for all three."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import lzma
+import re
 import struct
 import zlib
+from collections.abc import Callable, Iterator
 
+from .decode import SNIFF_BYTES
 from .paths import InputError
 
 #: gzip's magic bytes and its only compression method (deflate): a text file that merely starts
 #: with the two magic bytes is read as text.
 GZIP_MAGIC = b"\x1f\x8b\x08"
-BINARY_SNIFF = 8192
+#: Bytes of a (decompressed) file's start that decide whether it is text (`decode.not_text`).
+BINARY_SNIFF = SNIFF_BYTES
+#: Decompressed output read from one gzip file: `GZ_RATIO` times its compressed size, at least
+#: `GZ_MIN_CAP` (text logs compress 5-20x; deflate's limit is about 1,032x). Past it the rest
+#: is not read and the report says so: a 10 MiB gzip bomb costs seconds, not 10 GiB.
+GZ_RATIO = 256
+GZ_MIN_CAP = 4 << 30
+
+
+def gz_cap(compressed: int) -> int:
+    """The decompressed bytes read from a gzip file of `compressed` bytes."""
+    return max(GZ_MIN_CAP, GZ_RATIO * compressed)
+
+
+def gz_cap_note(limit: int, lines: int) -> str:
+    """The note for a gzip file whose decompressed output reached the cap."""
+    return (
+        f"decompressed size reached the cap of {limit:,} bytes ({GZ_RATIO}x the compressed "
+        f"size, at least {GZ_MIN_CAP:,}): read the first {lines:,} line(s), the rest not read"
+    )
 
 
 def damaged_gzip(path: str, problem: str, lines: int) -> InputError:
@@ -96,3 +121,61 @@ def gzip_note(problem: str, lines: int) -> str:
         f"truncated or corrupt gzip file ({problem}): read the first {lines} line(s), "
         "the rest could not be decompressed"
     )
+
+
+# xz and bzip2: read whole (stdlib), no salvage: damage skips the file with its reason
+
+_XZ_MAGIC = re.compile(rb"\xfd7zXZ\x00")
+_BZIP2_MAGIC = re.compile(rb"BZh[1-9](?:1AY&SY|\x17rE8P\x90)")
+
+
+def stdlib_compression(head: bytes) -> str | None:
+    """`xz` or `bzip2` when `head` starts a file compressed so (read like gzip), else None."""
+    if _XZ_MAGIC.match(head):
+        return "xz"
+    if _BZIP2_MAGIC.match(head):
+        return "bzip2"
+    return None
+
+
+def decompress_stdlib(
+    kind: str, first: bytes, read: Callable[[], bytes], path: str, chunk: int
+) -> Iterator[bytes]:
+    """An xz or bzip2 file's decompressed bytes, stream after stream, in chunks of at most
+    `chunk`; `read` gives more compressed bytes (b"" at the end). Damage (a stream that ends
+    early, data that does not decompress, trailing garbage) is an `InputError`: the file is
+    skipped with that reason, in both readers alike."""
+    data = first
+    while True:
+        decompressor = lzma.LZMADecompressor() if kind == "xz" else bz2.BZ2Decompressor()
+        while not decompressor.eof:
+            if decompressor.needs_input and not data:
+                data = read()
+                if not data:
+                    raise InputError(
+                        f"{path}: truncated or corrupt {kind} file (the compressed data ends early)"
+                    )
+            try:
+                out = decompressor.decompress(data if decompressor.needs_input else b"", chunk)
+            except (OSError, EOFError, lzma.LZMAError) as exc:
+                raise InputError(f"{path}: truncated or corrupt {kind} file ({exc})") from None
+            data = b""  # taken in: what it could not yet decompress it keeps
+            if out:
+                yield out
+        data = decompressor.unused_data + data
+        while not data.strip(b"\x00"):  # xz allows zero padding between streams
+            more = read()
+            if not more:
+                return
+            data += more
+        data = data.lstrip(b"\x00") if kind == "xz" else data
+        while len(data) < 16:
+            more = read()
+            if not more:
+                break
+            data += more
+        if stdlib_compression(data[:16]) != kind:
+            raise InputError(
+                f"{path}: truncated or corrupt {kind} file (trailing garbage after the compressed "
+                "data)"
+            )

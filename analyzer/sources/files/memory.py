@@ -15,7 +15,18 @@ import polars as pl
 from ... import describe
 from ...envelopes import UNDECODABLE_PREFIX
 from ..kube.documents import looks_like_yaml_document, yaml_document
-from .gunzip import BINARY_SNIFF, GZ_COMPLETE, GZIP_MAGIC, damaged_gzip, gunzip, gzip_note
+from .decode import SNIFF_BYTES, not_text, text_of, utf16_encoding
+from .gunzip import (
+    GZ_COMPLETE,
+    GZIP_MAGIC,
+    damaged_gzip,
+    decompress_stdlib,
+    gunzip,
+    gz_cap,
+    gz_cap_note,
+    gzip_note,
+    stdlib_compression,
+)
 from .paths import (
     InputError,
     Overrides,
@@ -27,12 +38,14 @@ from .paths import (
 )
 
 
-def read_lines(path: str) -> tuple[list[str], int, str | None]:
+def read_lines(path: str) -> tuple[list[str], int, str | None, list[str]]:
     """Read a file (or stdin) as lines, gzip detected by its magic bytes, not by name; keep what
     a damaged gzip file still yields, and name the damage. Lines that are not valid UTF-8 are
-    kept with replacement characters (and counted by the caller).
+    kept with replacement characters (and counted by the caller). The bytes go through the same
+    text transform as the streaming reader's (`decode.TextStream`: UTF-16, byte-order marks,
+    NUL runs, long lines); the last item is what the report's Inputs part says about it.
 
-    A file that cannot be opened, is binary, or has nothing readable is an `InputError`.
+    A file that cannot be opened, is not text, or has nothing readable is an `InputError`.
     CRLF line endings (a file whose every line ends in `\r\n`) are read as line endings.
     """
     if path == "-":
@@ -44,12 +57,30 @@ def read_lines(path: str) -> tuple[list[str], int, str | None]:
         except OSError as exc:
             raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     problem = None
+    capped = None
     if data[:3] == GZIP_MAGIC:
+        compressed = len(data)
         data, problem = gunzip(data)
         if problem and not data:
             raise InputError(f"{path}: truncated or corrupt gzip file ({problem})")
-    if b"\x00" in data[:BINARY_SNIFF]:
-        raise InputError(f"{path}: binary file (NUL bytes), not a log")
+        if len(data) > gz_cap(compressed):
+            capped = gz_cap(compressed)
+            data, problem = data[:capped], None
+    elif packed := stdlib_compression(data[:16]):
+        compressed, limit = len(data), gz_cap(len(data))
+        out, size = [], 0
+        for chunk in decompress_stdlib(packed, data, lambda: b"", path, 16 << 20):
+            out.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                capped = limit
+                break
+        data = b"".join(out)[:limit]
+    head = data[:SNIFF_BYTES]
+    why = not_text(head)
+    if why:
+        raise InputError(f"{path}: {why}")
+    data, stream = text_of(data, utf16_encoding(head))
     newlines = data.count(b"\n")
     if newlines and data.count(b"\r\n") >= newlines:
         data = data.replace(b"\r\n", b"\n")
@@ -61,7 +92,10 @@ def read_lines(path: str) -> tuple[list[str], int, str | None]:
         lines, bad = _decode_lines(data)
     if lines and lines[-1] == "":
         lines.pop()
-    return lines, bad, problem
+    notes = stream.notes()
+    if capped is not None:
+        notes.insert(0, gz_cap_note(capped, len(lines)))
+    return lines, bad, problem, notes
 
 
 def _decode_lines(data: bytes) -> tuple[list[str], int]:
@@ -113,7 +147,7 @@ def read_files(
                 report.skipped.append((path, why))
                 continue
         try:
-            lines, bad, damage = read_lines(path)
+            lines, bad, damage, notes = read_lines(path)
             if explicit and damage and damage not in GZ_COMPLETE:
                 raise damaged_gzip(path, damage, len(lines))
         except InputError as exc:
@@ -129,6 +163,7 @@ def read_files(
             continue
         if damage:
             report.skipped.append((path, gzip_note(damage, len(lines))))
+        report.skipped += [(path, note) for note in notes]
         report.files.append(path)
         report.undecodable_lines += bad
         if not lines:

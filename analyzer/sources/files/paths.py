@@ -8,6 +8,7 @@ ties Kopia's own log files to their ReplicationSource.
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import json
 import os
@@ -77,7 +78,7 @@ def expand_paths(paths: Sequence[str], report: ReadReport) -> list[tuple[str, bo
             found.append(("-", True))
             continue
         if any(ch in given for ch in "*?[") and not os.path.lexists(given):  # a name as-is first
-            matches = sorted(glob.glob(given, recursive=True))
+            matches = _glob(given)
             if not matches:
                 raise InputError(f"{given}: the pattern matches no file")
             for match in matches:
@@ -103,27 +104,20 @@ def expand_paths(paths: Sequence[str], report: ReadReport) -> list[tuple[str, bo
     return found
 
 
-#: Folders nested deeper than this below a given directory are not walked (listed as skipped):
-#: Python 3.11's `os.walk` recurses once per level and would die of RecursionError near 1,000.
-MAX_WALK_DEPTH = 256
-
-
 def _walk(directory: str, report: ReadReport) -> list[tuple[str, bool]]:
-    """Log files under `directory`, sorted; unreadable directories and symlink loops are recorded
-    in `report.skipped` (never silently left out)."""
+    """Log files under `directory`, in `os.walk` order (a directory's files sorted, then its
+    subdirectories, sorted, each in full); unreadable directories and symlink loops are recorded
+    in `report.skipped` (never silently left out). Iterative, so a tree a thousand levels deep
+    is walked like any other."""
     out: list[tuple[str, bool]] = []
     seen: dict[tuple[int, int], str] = {}
-
-    def unreadable(exc: OSError) -> None:
-        where = exc.filename if exc.filename is not None else directory
-        report.skipped.append((str(where), f"cannot read directory: {exc.strerror or exc}"))
-
-    for root, dirs, files in os.walk(directory, followlinks=True, onerror=unreadable):
+    stack = [directory]
+    while stack:
+        root = stack.pop()
         try:
             st = os.stat(root)
         except OSError as exc:
             report.skipped.append((root, f"cannot read directory: {exc.strerror or exc}"))
-            dirs[:] = []
             continue
         key = (st.st_dev, st.st_ino)
         if key in seen:
@@ -131,17 +125,109 @@ def _walk(directory: str, report: ReadReport) -> list[tuple[str, bool]]:
             inside = root == first or root.startswith(first.rstrip(os.sep) + os.sep)
             reason = "symlink loop" if inside else f"same directory as {first} (read once)"
             report.skipped.append((root, reason))
-            dirs[:] = []
             continue
         seen[key] = root
-        if dirs and root[len(directory) :].count(os.sep) >= MAX_WALK_DEPTH:
-            report.skipped.append((root, f"nested over {MAX_WALK_DEPTH} folders deep: not walked"))
-            dirs[:] = []
-        dirs.sort()
-        for name in sorted(files):
-            if _looks_like_log(name):
-                out.append((os.path.join(root, name), False))
+        listed = _list_dir(root, report)
+        if listed is None:
+            continue
+        dirs, files = listed
+        out += [(os.path.join(root, name), False) for name in files if _looks_like_log(name)]
+        stack += [os.path.join(root, name) for name in reversed(dirs)]
     return out
+
+
+def _list_dir(root: str, report: ReadReport | None) -> tuple[list[str], list[str]] | None:
+    """A directory's subdirectories (symlinks to directories included) and other entries, each
+    sorted; None when it cannot be listed (recorded in `report.skipped` when given)."""
+    try:
+        with os.scandir(root) as it:
+            entries = list(it)
+    except OSError as exc:
+        if report is not None:
+            where = exc.filename if exc.filename is not None else root
+            report.skipped.append((str(where), f"cannot read directory: {exc.strerror or exc}"))
+        return None
+    dirs, files = [], []
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        (dirs if is_dir else files).append(entry.name)
+    return sorted(dirs), sorted(files)
+
+
+def _glob(pattern: str) -> list[str]:
+    """`glob.glob(pattern, recursive=True)`, sorted, without recursion: `**` is matched while
+    walking the tree under the pattern's literal head iteratively (glob's own `**` recurses
+    once per level, and a symlink loop under it never ends)."""
+    if "**" not in pattern:
+        return sorted(glob.glob(pattern))
+    if pattern.endswith(os.sep) and pattern.strip(os.sep):  # directories only
+        return [os.path.join(p, "") for p in _glob(pattern.rstrip(os.sep)) if os.path.isdir(p)]
+    parts = pattern.split(os.sep)
+    head = 0
+    while head < len(parts) and not glob.has_magic(parts[head]):
+        head += 1
+    base = os.sep.join(parts[:head]) if head else ""
+    if pattern.startswith(os.sep) and not base:
+        base = os.sep
+    pats = parts[head:]
+    start = base or os.curdir
+    if not os.path.isdir(start):
+        return []
+    first = _closure(pats, {0})
+    found = [os.path.join(base, "")] if base and len(pats) in first else []
+    seen: set[tuple[int, int]] = set()
+    stack: list[tuple[str, list[str], frozenset[int]]] = [(start, [], first)]
+    while stack:
+        path, rel, states = stack.pop()
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        listed = _list_dir(path, None)
+        if listed is None:
+            continue
+        dirs, files = listed
+        for name in files + dirs:
+            after = _step(pats, states, name)
+            if len(pats) in after:
+                found.append(os.path.join(base, *rel, name) if base else os.path.join(*rel, name))
+        for name in reversed(dirs):
+            after = _step(pats, states, name)
+            if after:
+                stack.append((os.path.join(path, name), [*rel, name], after))
+    return sorted(found)
+
+
+def _closure(pats: list[str], states: set[int]) -> frozenset[int]:
+    """`states` plus what `**` (zero directories) reaches from them."""
+    out, todo = set(states), list(states)
+    while todo:
+        j = todo.pop()
+        if j < len(pats) and pats[j] == "**" and j + 1 not in out:
+            out.add(j + 1)
+            todo.append(j + 1)
+    return frozenset(out)
+
+
+def _step(pats: list[str], states: frozenset[int], name: str) -> frozenset[int]:
+    """The pattern positions reached after matching one more path component `name`."""
+    hidden = name.startswith(".")
+    after: set[int] = set()
+    for j in states:
+        if j >= len(pats):
+            continue
+        if pats[j] == "**":
+            if not hidden:
+                after.add(j)
+        elif fnmatch.fnmatchcase(name, pats[j]) and (not hidden or pats[j].startswith(".")):
+            after.add(j + 1)
+    return _closure(pats, after)
 
 
 def _looks_like_log(name: str) -> bool:

@@ -20,9 +20,11 @@ a kept line does not pin its block. See ../shared/reference/polars-performance.m
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from collections import Counter, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -30,9 +32,9 @@ import polars as pl
 
 from ...envelopes import UNDECODABLE_PREFIX
 from ...events import could_be_mover
-from .blocks import BlockReader, maybe_kube_document, sniff_kind
-from .gunzip import GZ_COMPLETE, damaged_gzip, gzip_note
-from .keep import BlockResult, KeepRule, reduce_parts
+from .blocks import BlockReader, EnvelopeFound, EnvelopeWatch, maybe_kube_document, sniff_kind
+from .gunzip import GZ_COMPLETE, damaged_gzip, gz_cap_note, gzip_note
+from .keep import PLAIN, BlockResult, KeepRule, reduce_parts
 from .paths import (
     InputError,
     Overrides,
@@ -81,11 +83,13 @@ def scan_files(
     all_pods: bool = False,
     workers: int | None = None,
     block_bytes: int | None = None,
+    progress: bool | None = None,
 ) -> ScanResult:
     """Read every input once in blocks and keep what `rule` asks for.
 
     Files are handled like `read_files` (same errors, skips and damage notes); files of pods that
-    cannot be VolSync mover pods are skipped by their path unless `all_pods`.
+    cannot be VolSync mover pods are skipped by their path unless `all_pods`. `progress`: a bar
+    on stderr (bytes and files read); None shows it when stderr is a terminal.
     """
     block_bytes = block_bytes or BLOCK_BYTES
     report = ReadReport()
@@ -104,50 +108,137 @@ def scan_files(
     with (
         _Scheduler(rule, workers or (os.cpu_count() or 1) + 1, block_bytes) as scheduler,
         ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as opener,
+        _progress_bar(readable, progress) as advance,
     ):
         for (path, explicit), opened in _ahead(opener, readable, block_bytes):
-            name = "<stdin>" if path == "-" else path
-            try:
-                reader, first = opened.result()
-            except InputError as exc:
-                if explicit:
-                    raise
-                report.skipped.append((path, str(exc).removeprefix(f"{path}: ")))
-                continue
-            if first is None:  # empty file
-                report.files.append(path)
-                continue
-            document = maybe_kube_document(path, first, reader)
-            if document is not None:
-                report.files.append(path)
-                report.kube_documents.append((path, document))
-                continue
-            why = not_a_json_log(path, explicit, bytes(first.split(b"\n", 1)[0]))
-            if why:
-                report.skipped.append((path, why))
-                continue
-            meta = metas[name]
-            mover = could_be_mover(meta.get("pod"), meta.get("container"))
-            owner = FileLines(name, meta, sniff_kind(first), pl.DataFrame(), stderr=mover)
-            try:
-                scheduler.add_file(owner, reader.blocks())
-            except InputError as exc:
-                scheduler.forget(owner)
-                if explicit:
-                    raise
-                report.skipped.append((path, str(exc).removeprefix(f"{path}: ")))
-                continue
-            if reader.damage:
-                lines = sum(r.lines for r in scheduler.results_of(owner))
-                if explicit and reader.damage not in GZ_COMPLETE:
-                    raise damaged_gzip(path, reader.damage, lines)
-                report.skipped.append((path, gzip_note(reader.damage, lines)))
-            report.files.append(path)
-            files.append(owner)
+            with advance(path):
+                _scan_one(path, explicit, opened, scheduler, metas, report, files, block_bytes)
         scheduler.finish()
     for owner in files:
         _merge_blocks(owner, scheduler.results_of(owner), report)
     return ScanResult(_raw_frame(files), report, _dropped_frame(files))
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path) if path != "-" else 0
+    except OSError:
+        return 0
+
+
+@contextlib.contextmanager
+def _progress_bar(
+    readable: Sequence[tuple[str, bool]], show: bool | None
+) -> Iterator[Callable[[str], contextlib.AbstractContextManager[None]]]:
+    """A tqdm bar of the bytes (and files) read, on stderr; `advance(path)` wraps one file."""
+    show = sys.stderr.isatty() if show is None else show
+    if not show:
+        yield lambda path: contextlib.nullcontext()
+        return
+    from tqdm import tqdm  # only a run that shows a bar pays for it
+
+    total = sum(_size(path) for path, _ in readable)
+    bar = tqdm(total=total, desc="files", unit="B", unit_scale=True, unit_divisor=1024,
+               file=sys.stderr, leave=False)  # fmt: skip
+    done = 0
+
+    @contextlib.contextmanager
+    def advance(path: str) -> Iterator[None]:
+        nonlocal done
+        try:
+            yield
+        finally:
+            done += 1
+            bar.update(_size(path))
+            bar.set_postfix_str(f"{done}/{len(readable)} files", refresh=False)
+
+    try:
+        yield advance
+    finally:
+        bar.close()
+
+
+def _scan_one(
+    path: str,
+    explicit: bool,
+    opened: Future,
+    scheduler: _Scheduler,
+    metas: dict,
+    report: ReadReport,
+    files: list[FileLines],
+    block_bytes: int,
+) -> None:
+    """Open one input and hand its blocks to the scheduler (or note why it is skipped)."""
+    name = "<stdin>" if path == "-" else path
+    try:
+        reader, first = opened.result()
+    except InputError as exc:
+        if explicit:
+            raise
+        report.skipped.append((path, str(exc).removeprefix(f"{path}: ")))
+        return
+    if first is None:  # empty file
+        report.files.append(path)
+        return
+    document = maybe_kube_document(path, first, reader)
+    if document is not None:
+        report.files.append(path)
+        report.kube_documents.append((path, document))
+        return
+    why = not_a_json_log(path, explicit, bytes(first.split(b"\n", 1)[0]))
+    if why:
+        report.skipped.append((path, why))
+        return
+    meta = metas[name]
+    mover = could_be_mover(meta.get("pod"), meta.get("container"))
+    owner = FileLines(name, meta, sniff_kind(first), pl.DataFrame(), stderr=mover)
+    try:
+        reader = _add_file(scheduler, owner, reader, path, block_bytes)
+    except InputError as exc:
+        scheduler.forget(owner)
+        if explicit:
+            raise
+        report.skipped.append((path, str(exc).removeprefix(f"{path}: ")))
+        return
+    if reader.damage or reader.capped is not None:
+        lines = _lines_read(scheduler.results_of(owner))
+        if reader.damage and explicit and reader.damage not in GZ_COMPLETE:
+            raise damaged_gzip(path, reader.damage, lines)
+        if reader.damage:
+            report.skipped.append((path, gzip_note(reader.damage, lines)))
+        else:
+            report.skipped.append((path, gz_cap_note(reader.capped, lines)))
+    if reader.text is not None:
+        report.skipped += [(path, note) for note in reader.text.notes()]
+    report.files.append(path)
+    files.append(owner)
+
+
+def _add_file(
+    scheduler: _Scheduler, owner: FileLines, reader: BlockReader, path: str, block_bytes: int
+) -> BlockReader:
+    """Hand a file's blocks to the scheduler. A file sniffed as bare output is watched to its
+    end: at its first enveloped line it is read again from the start as that kind (the
+    envelope is a per-line decision, not one of the first 200 lines). Stdin cannot be read
+    twice and keeps its first kind."""
+    if owner.kind != PLAIN or path == "-":
+        scheduler.add_file(owner, reader.blocks())
+        return reader
+    try:
+        scheduler.add_file(owner, EnvelopeWatch().blocks(reader.blocks()))
+        return reader
+    except EnvelopeFound as found:
+        scheduler.forget(owner)
+        reader.close()
+        owner.kind = found.kind
+    again = BlockReader(path, block_bytes)
+    scheduler.add_file(owner, again.blocks())
+    return again
+
+
+def _lines_read(results: list[BlockResult]) -> int:
+    """Lines of a file from its block results (a line cut by a block boundary counted once)."""
+    return sum(r.lines for r in results) - sum(1 for r in results[:-1] if r.open_end and r.lines)
 
 
 #: A file that fits in one block smaller than this is batched with others of its kind.

@@ -31,6 +31,8 @@ class FileSource:
     overrides: Overrides | None = None
     all_pods: bool = False
     streaming: bool = True
+    #: A bar of the bytes and files read, on stderr; None: when stderr is a terminal.
+    progress: bool | None = None
     kind: str = field(default="files", init=False)
 
     def read(self, wants: Wants) -> SourceResult:
@@ -41,7 +43,9 @@ class FileSource:
             rule = KeepRule(
                 wants.keep_regex, wants.window.start, wants.window.end, routine=wants.routine
             )
-            scan = scan_files(self.paths, self.overrides, rule, all_pods=self.all_pods)
+            scan = scan_files(
+                self.paths, self.overrides, rule, all_pods=self.all_pods, progress=self.progress
+            )
             raw, report = scan.raw, scan.report
             passed = scan.dropped.select(
                 "source",

@@ -213,7 +213,7 @@ def fetch(
 def _after_selector(error: str, selector: str) -> bool:
     """Whether Loki's parse error points past the selector, into the stages this module adds
     (a bad selector is the user's; `or` terms and `| keep` are a Loki older than 3.0's)."""
-    found = re.search(r"parse error at line 1, col (\d+)", error)
+    found = re.search(r"parse error at line \d+, col (\d+)", error)
     return found is not None and int(found.group(1)) > len(selector)
 
 

@@ -5,7 +5,6 @@ retried and then a gap)."""
 
 from __future__ import annotations
 
-import base64
 import json
 import ssl
 import threading
@@ -13,7 +12,7 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import quote, quote_plus, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from tenacity import (
@@ -32,6 +31,7 @@ from ...errors import (
     LokiQueryError,
     LokiUnreachableError,
 )
+from ...redact import scrub_credentials
 from .config import ENV_VARIABLES, SECRET_FIELDS, LokiConfig
 from .errors import Final, LimitTooHigh, RangeTooBig, Transient
 from .identity import CATEGORIZE_LABELS
@@ -216,24 +216,13 @@ class Session:
         self.client.close()
 
     def redact(self, text: str) -> str:
-        """Replace every configured credential in `text`, as sent and as a server may echo it:
-        raw, URL-encoded, JSON-escaped, and the Basic auth header's base64 of `user:password`."""
+        """Replace every configured credential in `text`, as sent and as a server may echo it
+        (`redact.scrub_credentials`: raw, URL-encoded, JSON-escaped, Basic auth's base64)."""
         parts = urlsplit(self.config.addr)
         secrets = [getattr(self.config, name) for name in SECRET_FIELDS]
         secrets += [parts.username, parts.password]
         secrets += [getattr(self.auth, "last_token", None)]
-        username = self.config.username or parts.username
-        password = self.config.password or parts.password
-        if username and password:
-            secrets.append(base64.b64encode(f"{username}:{password}".encode()).decode())
-        forms: set[str] = set()
-        for secret in filter(None, secrets):
-            forms |= {secret, quote(secret, safe=""), quote_plus(secret)}
-            forms.add(json.dumps(secret)[1:-1])
-        for form in sorted(forms, key=len, reverse=True):  # longer forms first
-            if len(form) >= 3:
-                text = text.replace(form, "***")
-        return text
+        return scrub_credentials(text, secrets, username=self.config.username or parts.username)
 
     def remaining(self) -> float:
         """Seconds left before the fetch's deadline."""
