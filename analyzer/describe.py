@@ -43,6 +43,10 @@ _JOB_FAILURES = (
 _K8S_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 
 
+#: A line that starts with an RFC3339 time: a log line (CRI, `kubectl logs --timestamps`, Kopia).
+_LOG_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+
+
 def looks_like_describe(first_line: str) -> bool:
     """Whether a file's first line is how describe output starts (`Name:  <object>`)."""
     return bool(_NAME.match(first_line.lstrip("\ufeff").rstrip("\r")))
@@ -52,6 +56,8 @@ def document(text: str) -> dict[str, Any] | None:
     """The describe output in `text` as a `kind: List` of Pod/Job/Event documents; None when it
     is not describe output of a pod or job (a log that happens to start with `Name:`)."""
     lines = text.replace("\r\n", "\n").lstrip("\ufeff").split("\n")
+    if any(_LOG_LINE.match(line) for line in lines):
+        return None  # log lines follow (`kubectl describe; kubectl logs --timestamps`): a log
     items: list[dict[str, Any]] = []
     for block in _objects(lines):
         parsed = _pod(block) or _job(block)

@@ -299,7 +299,9 @@ def maybe_kube_document(path: str, first: bytes, reader: BlockReader) -> dict | 
         return None if data is None else yaml_document(data.decode("utf-8", errors="replace"))
     if first.lstrip()[:1] != b"{":
         head = first.split(b"\n", 1)[0].decode("utf-8", errors="replace")
-        if describe.looks_like_describe(head):  # from the first block only, never consumed:
+        # describe output only when the first block is the whole file (a file that goes on is
+        # read as a log, describe lines and all: `kubectl describe` then `kubectl logs`)
+        if describe.looks_like_describe(head) and len(first) < reader.block_bytes:
             return describe.document(first.decode("utf-8", errors="replace"))  # else a log
         return None
     line, _, rest = first.partition(b"\n")
