@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ...errors import LokiError
 
-__all__ = ["Final", "LimitTooHigh", "RangeTooBig", "Transient"]
+__all__ = ["Final", "LimitTooHigh", "RangeTooBig", "TooLarge", "Transient"]
 
 
 class Transient(LokiError):
@@ -20,6 +20,10 @@ class Transient(LokiError):
 class Final(Transient):
     """A failure that asking again cannot mend (an answer over the size cap, the fetch past its
     deadline): not retried, the range becomes a gap at once."""
+
+
+class TooLarge(Final):
+    """An answer over the size cap: the pager asks again for fewer lines, then gives a gap."""
 
 
 class LimitTooHigh(LokiError):

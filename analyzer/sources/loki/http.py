@@ -9,7 +9,8 @@ import json
 import ssl
 import threading
 import time
-from collections.abc import Callable, Generator
+import zlib
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
@@ -33,7 +34,7 @@ from ...errors import (
 )
 from ...redact import scrub_credentials
 from .config import ENV_VARIABLES, SECRET_FIELDS, LokiConfig
-from .errors import Final, LimitTooHigh, RangeTooBig, Transient
+from .errors import Final, LimitTooHigh, RangeTooBig, TooLarge, Transient
 from .identity import CATEGORIZE_LABELS
 
 __all__ = ["QUERY_RANGE_PATH", "Session"]
@@ -44,8 +45,11 @@ USER_AGENT = "kopia-postmortem-loki/0.1"
 #: URL-encoded parameters longer than this are sent as a POST form instead of a GET query.
 MAX_GET_PARAMS = 6000
 _RETRY_STATUSES = {408, 425, 429, 499}
-#: Largest answer read, decompressed: a page of 5,000 lines is a few MB; a gzip bomb is not read.
-MAX_RESPONSE_BYTES = 128 * 2**20
+#: Largest answer read, decompressed: a page of 5,000 mover lines is a few MB; a gzip bomb is
+#: not read (the pager asks again for fewer lines first, in case the lines are just long).
+MAX_RESPONSE_BYTES = 64 * 2**20
+#: Most bytes one step of decompression may produce (a 64 KiB gzip chunk can inflate to 64 MiB).
+INFLATE_STEP = 2**20
 #: Timeouts before Loki ever answered after which a fetch stops: a server that accepts
 #: connections and says nothing is unreachable, not slow.
 SILENT_TIMEOUTS = 2
@@ -206,6 +210,7 @@ class Session:
 
     def _headers(self) -> dict[str, str]:
         headers = {"User-Agent": USER_AGENT, ENCODING_FLAGS_HEADER: CATEGORIZE_LABELS}
+        headers["Accept-Encoding"] = "gzip, deflate"  # what `_inflate` reads in bounded steps
         if self.config.org_id:
             headers["X-Scope-OrgID"] = self.config.org_id
         return headers
@@ -301,16 +306,7 @@ class Session:
             self._count(0)
             raise
         try:
-            chunks, size = [], 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > MAX_RESPONSE_BYTES:
-                    wire = response.num_bytes_downloaded
-                    raise Final(
-                        f"not read: Loki's answer passed {MAX_RESPONSE_BYTES // 2**20} MiB "
-                        f"(after {wire:,} bytes over the wire)"
-                    )
-                chunks.append(chunk)
+            chunks = list(_inflate(response))
         finally:
             response.close()
             self._count(response.num_bytes_downloaded)
@@ -378,6 +374,40 @@ class Session:
         return LokiQueryError(
             f"Loki rejected the query (HTTP 400): {body} | LogQL: {' '.join(query.splitlines())}"
         )
+
+
+def _inflate(response: httpx.Response) -> Iterator[bytes]:
+    """The body of a streamed answer, decompressed here in steps of at most INFLATE_STEP (httpx
+    would inflate each network chunk whole), raising `TooLarge` past MAX_RESPONSE_BYTES."""
+    if response.is_stream_consumed:  # read already (a test transport's answer): as it is
+        raw_chunks, inflater = [response.content], None
+    else:
+        raw_chunks, inflater = response.iter_raw(), _inflater(response)
+    size = 0
+    for raw in raw_chunks:
+        data = raw
+        while data:
+            if inflater is None:
+                out, data = data, b""
+            else:
+                out = inflater.decompress(data, INFLATE_STEP)
+                data = inflater.unconsumed_tail
+            size += len(out)
+            if size > MAX_RESPONSE_BYTES:
+                raise TooLarge(
+                    f"not read: Loki's answer passed {MAX_RESPONSE_BYTES // 2**20} MiB "
+                    f"(after {response.num_bytes_downloaded:,} bytes over the wire)"
+                )
+            yield out
+
+
+def _inflater(response: httpx.Response) -> Any:
+    """A zlib decompressor for the answer's Content-Encoding, or None for none."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity", "gzip", "deflate"):
+        raise Final(f"not read: Loki's answer is encoded as {encoding!r}")
+    # wbits 32 + 15: a gzip or a zlib header, detected
+    return zlib.decompressobj(32 + zlib.MAX_WBITS) if encoding in ("gzip", "deflate") else None
 
 
 def _retry_after(response: Answer) -> float | None:

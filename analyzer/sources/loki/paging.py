@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...errors import LokiQueryError
-from .errors import LimitTooHigh, RangeTooBig, Transient
+from .errors import LimitTooHigh, RangeTooBig, TooLarge, Transient
 from .identity import Entry, Identities, parse_streams
 from .logql import logql_quote, re2_escape
 from .times import MINUTE_NS, gap_row, loki_time
@@ -22,7 +22,10 @@ from .times import MINUTE_NS, gap_row, loki_time
 if TYPE_CHECKING:
     from .http import Session
 
-__all__ = ["LogRange", "fetch_log_piece"]
+__all__ = ["MIN_PAGE", "LogRange", "fetch_log_piece"]
+
+#: The smallest page asked for when an answer is too large (see `http.MAX_RESPONSE_BYTES`).
+MIN_PAGE = 10
 
 
 class LogRange:
@@ -69,6 +72,11 @@ class LogRange:
                 if limit <= exc.maximum:
                     raise LokiQueryError(f"Loki rejected the page size {limit}: {exc}") from None
                 self.session.server_max_limit, limit = exc.maximum, exc.maximum
+                continue
+            except TooLarge as exc:  # long lines, or a bomb: fewer lines a page, then a gap
+                if limit <= MIN_PAGE:
+                    return out, gap_row(lo, hi, f"lines: {exc}")
+                limit = max(MIN_PAGE, limit // 8)
                 continue
             except Transient as exc:
                 return out, gap_row(lo, hi, f"lines: {exc}")
