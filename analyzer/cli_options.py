@@ -306,10 +306,10 @@ loki_options = _option_group(
     ),
     click.option(
         "--pushdown-above-mb",
-        default=32.0,
+        default=4.0,
         type=click.FloatRange(min=0),
         metavar="MB",
-        help="auto's threshold (32): --pushdown-above-mb 64",
+        help="auto's threshold (4): --pushdown-above-mb 16",
     ),
     click.option(
         "--loki-deadline",

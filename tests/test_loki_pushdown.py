@@ -133,7 +133,7 @@ def _wants(hours: float) -> Wants:
     return Wants(window=Window(T0, T0 + timedelta(hours=hours)), line_filters=tuple(PUSHDOWN))
 
 
-@pytest.mark.parametrize(("above_mb", "mode"), [(32.0, "full"), (0.001, "pushdown")])
+@pytest.mark.parametrize(("above_mb", "mode"), [(4.0, "full"), (0.001, "pushdown")])
 def test_auto_goes_by_the_volume_loki_reports(above_mb, mode):
     with LokiEmulator(_streams()) as emu:
         source = LokiSource(LokiConfig(emu.url), mode="auto", pushdown_above_mb=above_mb)
@@ -222,7 +222,7 @@ def test_the_report_says_which_mode_ran_and_why():
     report = render_markdown(a)
     assert re.search(
         r"mode: auto: Loki's index/volume puts the selector at 1\.\d\d MB in the window, "
-        r"under 32 MB, so every line was pulled\.\n",
+        r"under 4 MB, so every line was pulled\.\n",
         report,
     )
     from_files = analyze(POD_LOGS, fix_at=datetime.fromisoformat(FIX), **WINDOW)
