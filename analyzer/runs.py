@@ -32,6 +32,7 @@ import polars as pl
 
 from .envelopes import LOGCLI_ENVELOPES, STREAM_CLOSED_RE
 from .events import UTC_NS, mover_output
+from .kube import STATES_SCHEMA
 
 DONE_RE = r"^(?:INFO: )?=== Done ===\s*$"
 EXIT_CODE_RE = r"^INFO: EXIT_CODE: (\d+)"
@@ -332,15 +333,7 @@ def reconstruct_runs(
 
 def _with_states(per_pod: pl.DataFrame, states: pl.DataFrame | None) -> pl.DataFrame:
     """Join the Kubernetes objects' word on each run (`_k_*` columns, null where none)."""
-    columns = {
-        "running": pl.Boolean,
-        "observed_at": UTC_NS,
-        "result": pl.String,
-        "finished_at": UTC_NS,
-        "exit_code": pl.Int64,
-        "reason": pl.String,
-        "basis": pl.String,
-    }
+    columns = {c: t for c, t in STATES_SCHEMA.items() if c != "key"}
     if states is None or states.height == 0:
         return per_pod.with_columns(
             [pl.lit(None, dtype=t).alias(f"_k_{c}") for c, t in columns.items()]
