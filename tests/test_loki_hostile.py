@@ -31,6 +31,12 @@ def config(**kwargs) -> LokiConfig:
     return LokiConfig("http://loki.invalid:3100", **kwargs)
 
 
+def run(handler, settings: LokiConfig | None = None, **kwargs):
+    """`fetch` over [START, END) with `handler` answering every request, one worker."""
+    kwargs = {"parallel": 1, "progress": False} | kwargs
+    return fetch(settings or config(), START, END, transport=httpx.MockTransport(handler), **kwargs)
+
+
 def answer(values: list) -> httpx.Response:
     data = {"resultType": "streams", "result": [{"stream": LABELS, "values": values}]}
     return httpx.Response(200, json={"status": "success", "data": data})
@@ -49,9 +55,7 @@ def test_entries_with_impossible_times_or_non_text_lines_are_counted_not_fatal()
     def handler(request: httpx.Request) -> httpx.Response:
         return answer(sent if request.url.params["start"] == str(to_ns(START)) else [])
 
-    result = fetch(
-        config(), START, END, transport=httpx.MockTransport(handler), parallel=1, progress=False
-    )
+    result = run(handler)
     assert result.lines["message"].to_list() == [
         "Starting kopia mover container",
         "INFO: === Done ===",
@@ -91,9 +95,7 @@ def test_an_answer_past_the_size_cap_is_asked_for_fewer_lines_then_is_a_gap():
             return httpx.Response(200, content=bomb, headers={"Content-Encoding": "gzip"})
         return answer([])
 
-    result = fetch(
-        config(), START, END, transport=httpx.MockTransport(handler), parallel=1, progress=False
-    )
+    result = run(handler)
     assert len(bomb) < 2 * 2**20
     first = [limit for start, limit in asked if start == str(to_ns(START))]
     assert first == ["5000", "625", "78", "10"]  # never the same page twice
@@ -111,9 +113,7 @@ def test_long_lines_past_the_cap_are_read_in_smaller_pages():
         limit = int(request.url.params["limit"])
         return answer([e for e in entries if start <= int(e[0]) < end][:limit])
 
-    result = fetch(
-        config(), START, END, transport=httpx.MockTransport(handler), parallel=1, progress=False
-    )
+    result = run(handler)
     assert not result.gaps
     assert [m[:2] for m in result.lines["message"].to_list()] == [f"{i:02d}" for i in range(40)]
 
@@ -124,7 +124,7 @@ def test_a_server_that_never_answers_fails_in_seconds_not_minutes():
 
     began = time.monotonic()
     with pytest.raises(LokiUnreachableError, match="answered none of 2 requests within 30s"):
-        fetch(config(), START, END, transport=httpx.MockTransport(handler), progress=False)
+        run(handler, parallel=4)
     assert time.monotonic() - began < 5
 
 
@@ -136,15 +136,7 @@ def test_the_overall_deadline_turns_what_is_left_into_gaps():
         return httpx.Response(503, text="too many outstanding requests")
 
     began = time.monotonic()
-    result = fetch(
-        config(deadline_s=1.0),
-        START,
-        END,
-        transport=httpx.MockTransport(handler),
-        parallel=1,
-        max_retries=50,
-        progress=False,
-    )
+    result = run(handler, config(deadline_s=1.0), max_retries=50)
     assert time.monotonic() - began < 3
     assert result.lines.height == 1
     reasons = {g["reason"] for g in result.gaps}
@@ -176,15 +168,7 @@ def test_error_bodies_never_echo_the_credentials_in_any_encoding(echo):
         assert request.headers["Authorization"] == f"Basic {b64}"
         return httpx.Response(503, text=body)
 
-    result = fetch(
-        config(username="alice", password=password),
-        START,
-        END,
-        transport=httpx.MockTransport(handler),
-        parallel=1,
-        max_retries=0,
-        progress=False,
-    )
+    result = run(handler, config(username="alice", password=password), max_retries=0)
     shown = json.dumps([g["reason"] for g in result.gaps])
     assert result.gaps and "***" in shown
     for form in (b64, quote(password, safe=""), quote_plus(password), password):
